@@ -1,0 +1,200 @@
+//! Throughput benchmarks shared by `wavesplat bench` and the criterion benches:
+//! each GPU kernel against the device's measured copy bandwidth and against the
+//! CPU path on one thread and on all threads.
+
+use crate::error::Result;
+use crate::gpu::GpuContext;
+use crate::gpu::copy::{CopyBandwidth, measure_copy_bandwidth};
+use crate::stft::{StftConfig, cpu, gpu::StftJob};
+use std::time::Instant;
+
+/// How hard to push: `Quick` fits a software device in CI-like time, `Full`
+/// fills a real GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    Quick,
+    Full,
+}
+
+impl Effort {
+    /// Full on hardware, quick on software rasterisers (lavapipe).
+    pub fn for_device(ctx: &GpuContext) -> Self {
+        if ctx.summary().is_software {
+            Effort::Quick
+        } else {
+            Effort::Full
+        }
+    }
+
+    fn stft_samples(self) -> usize {
+        match self {
+            Effort::Quick => 1 << 20,
+            Effort::Full => 1 << 25,
+        }
+    }
+
+    fn copy_bytes(self) -> u64 {
+        match self {
+            Effort::Quick => 64 << 20,
+            Effort::Full => 512 << 20,
+        }
+    }
+}
+
+/// One STFT size's figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StftFigures {
+    pub n_fft: usize,
+    pub hop: usize,
+    pub frames: usize,
+    pub gpu_seconds: f64,
+    pub gpu_frames_per_second: f64,
+    pub gpu_bytes_per_second: f64,
+    /// GPU bytes/s over the copy kernel's bytes/s.
+    pub fraction_of_copy: f64,
+    pub cpu1_frames_per_second: f64,
+    pub cpu_all_frames_per_second: f64,
+    pub cpu_threads: usize,
+}
+
+/// The whole `bench stft` report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StftReport {
+    pub adapter: crate::gpu::AdapterSummary,
+    pub copy: CopyBandwidth,
+    pub signal_samples: usize,
+    pub sizes: Vec<StftFigures>,
+}
+
+/// Best wall-clock seconds of `f` over `repeats` runs after one warm-up.
+pub fn best_seconds(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?;
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        let start = Instant::now();
+        f()?;
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// Deterministic noise-like test signals (an LCG; benchmarks need no statistics).
+pub fn test_signals(count: usize, len: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..count)
+        .map(|_| {
+            (0..len)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// GPU seconds per `job.record()`: `batches` records in one submission, best of `repeats`.
+pub fn time_stft_job(
+    ctx: &GpuContext,
+    job: &StftJob,
+    batches: usize,
+    repeats: usize,
+) -> Result<f64> {
+    let total = best_seconds(repeats, || {
+        let mut encoder = ctx.encoder("bench.stft");
+        for _ in 0..batches {
+            job.record(&mut encoder);
+        }
+        ctx.submit_and_wait("bench.stft", encoder)
+    })?;
+    Ok(total / batches as f64)
+}
+
+/// Benchmarks the STFT at `n_ffts` (hop n_fft / 4, complex output).
+pub fn bench_stft(ctx: &GpuContext, n_ffts: &[usize], effort: Effort) -> Result<StftReport> {
+    let copy = measure_copy_bandwidth(ctx, effort.copy_bytes(), 5, 4)?;
+    let samples = effort.stft_samples();
+    let signals = test_signals(8, samples / 8, 1);
+    let refs: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+    let threads = cpu::resolve_threads(0);
+    let mut sizes = Vec::new();
+    for &n_fft in n_ffts {
+        let cfg = StftConfig::new(n_fft, n_fft / 4);
+        let job = StftJob::new(ctx, &refs, &[cfg])?;
+        let gpu_seconds = time_stft_job(ctx, &job, 4, 3)?;
+        let frames = job.total_frames();
+        let gpu_bytes_per_second = job.bytes_moved() as f64 / gpu_seconds;
+        let cpu1 = best_seconds(2, || cpu::stft(&refs, &cfg, 1).map(drop))?;
+        let cpu_all = best_seconds(2, || cpu::stft(&refs, &cfg, threads).map(drop))?;
+        sizes.push(StftFigures {
+            n_fft,
+            hop: cfg.hop,
+            frames,
+            gpu_seconds,
+            gpu_frames_per_second: frames as f64 / gpu_seconds,
+            gpu_bytes_per_second,
+            fraction_of_copy: gpu_bytes_per_second / copy.bytes_per_second,
+            cpu1_frames_per_second: frames as f64 / cpu1,
+            cpu_all_frames_per_second: frames as f64 / cpu_all,
+            cpu_threads: threads,
+        });
+    }
+    Ok(StftReport {
+        adapter: ctx.summary().clone(),
+        copy,
+        signal_samples: samples,
+        sizes,
+    })
+}
+
+impl std::fmt::Display for StftReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "device: {} ({}, {})",
+            self.adapter.name, self.adapter.backend, self.adapter.device_type
+        )?;
+        writeln!(
+            f,
+            "copy bandwidth: {:.2} GB/s (read + write, {} MiB buffer)",
+            self.copy.bytes_per_second / 1e9,
+            self.copy.bytes_copied >> 20
+        )?;
+        writeln!(
+            f,
+            "batch: 8 signals, {} samples in all, hop n_fft/4, complex output",
+            self.signal_samples
+        )?;
+        writeln!(
+            f,
+            "{:>6} {:>8} {:>13} {:>9} {:>8} {:>13} {:>13} {:>9}",
+            "n_fft",
+            "frames",
+            "gpu frames/s",
+            "gpu GB/s",
+            "of copy",
+            "cpu1 frames/s",
+            "cpuN frames/s",
+            "gpu/cpu1"
+        )?;
+        for s in &self.sizes {
+            writeln!(
+                f,
+                "{:>6} {:>8} {:>13.0} {:>9.2} {:>7.1}% {:>13.0} {:>13.0} {:>8.2}x",
+                s.n_fft,
+                s.frames,
+                s.gpu_frames_per_second,
+                s.gpu_bytes_per_second / 1e9,
+                100.0 * s.fraction_of_copy,
+                s.cpu1_frames_per_second,
+                s.cpu_all_frames_per_second,
+                s.gpu_frames_per_second / s.cpu1_frames_per_second
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,38 @@
+//! Crash-safe file output: write to a temporary name beside the target, then
+//! rename, so an interrupted run never leaves a half file that looks whole.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The temporary name used while `path` is being written.
+pub fn temp_path_for(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Writes a file atomically: `fill` streams the contents into a temporary file,
+/// which is flushed, synced and renamed over `path` only if `fill` succeeds.
+pub fn write_atomically<F>(path: &Path, fill: F) -> Result<()>
+where
+    F: FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<()>,
+{
+    let tmp = temp_path_for(path);
+    let result = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        let mut writer = std::io::BufWriter::new(file);
+        fill(&mut writer)?;
+        writer.flush().map_err(|e| Error::io(path, e))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io(path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(path, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    })();
+    if result.is_err() {
+        // Best effort: the temporary file is garbage once the write failed.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

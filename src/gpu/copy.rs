@@ -1,0 +1,108 @@
+//! The copy kernel: the device's achievable memory bandwidth, against which
+//! every kernel's bandwidth is reported.
+
+use super::{GpuContext, LINEAR_WORKGROUP, dispatch_2d, shader};
+use crate::error::Result;
+use std::time::Instant;
+
+/// Bytes read plus bytes written per second by a plain copy.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct CopyBandwidth {
+    pub bytes_copied: u64,
+    pub seconds_per_copy: f64,
+    /// (read + write) bytes per second.
+    pub bytes_per_second: f64,
+}
+
+/// Records one copy of `bytes` (a multiple of 16) from `source` to `destination`.
+fn record_copy(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    bind_group: &wgpu::BindGroup,
+    bytes: u64,
+) -> Result<()> {
+    let pipeline = ctx.pipeline("copy", "main", || shader::COPY_WGSL.to_string())?;
+    let groups = (bytes / 16).div_ceil(LINEAR_WORKGROUP as u64) as u32;
+    let (x, y) = dispatch_2d(groups, ctx.max_groups_per_dimension());
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some("copy"),
+        timestamp_writes: None,
+    });
+    pass.set_pipeline(&pipeline);
+    pass.set_bind_group(0, bind_group, &[]);
+    pass.dispatch_workgroups(x, y, 1);
+    Ok(())
+}
+
+/// Copies `data` on the device and returns the copy (for testing the kernel).
+pub fn copy_on_device(ctx: &GpuContext, data: &[f32]) -> Result<Vec<f32>> {
+    let padded_len = data.len().next_multiple_of(4).max(4);
+    let mut padded = data.to_vec();
+    padded.resize(padded_len, 0.0);
+    let source = ctx.upload("copy.source", &padded)?;
+    let destination = ctx.output_buffer("copy.destination", padded_len as u64 * 4)?;
+    let bind_group = copy_bind_group(ctx, &source, &destination)?;
+    let mut encoder = ctx.encoder("copy");
+    record_copy(ctx, &mut encoder, &bind_group, padded_len as u64 * 4)?;
+    let staging = ctx.copy_to_staging(&mut encoder, &destination)?;
+    ctx.submit_and_wait("copy", encoder)?;
+    let mut out = ctx.read_staging::<f32>(&[&staging])?.remove(0);
+    out.truncate(data.len());
+    Ok(out)
+}
+
+fn copy_bind_group(
+    ctx: &GpuContext,
+    source: &super::PooledBuffer<'_>,
+    destination: &super::PooledBuffer<'_>,
+) -> Result<wgpu::BindGroup> {
+    let pipeline = ctx.pipeline("copy", "main", || shader::COPY_WGSL.to_string())?;
+    ctx.catch_errors("copy bind group", || {
+        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("copy"),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: source.binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: destination.binding(),
+                },
+            ],
+        })
+    })
+}
+
+/// Measures copy bandwidth with a buffer of `bytes` (rounded to 16), best of
+/// `repeats` timed runs of `copies_per_run` back-to-back copies after a warm-up.
+pub fn measure_copy_bandwidth(
+    ctx: &GpuContext,
+    bytes: u64,
+    repeats: usize,
+    copies_per_run: usize,
+) -> Result<CopyBandwidth> {
+    let bytes = bytes.next_multiple_of(16).min(ctx.max_binding() / 16 * 16);
+    let source = ctx.output_buffer("copy.source", bytes)?;
+    let destination = ctx.output_buffer("copy.destination", bytes)?;
+    let bind_group = copy_bind_group(ctx, &source, &destination)?;
+    let mut best = f64::INFINITY;
+    for run in 0..=repeats {
+        let mut encoder = ctx.encoder("copy");
+        for _ in 0..copies_per_run {
+            record_copy(ctx, &mut encoder, &bind_group, bytes)?;
+        }
+        let start = Instant::now();
+        ctx.submit_and_wait("copy", encoder)?;
+        let seconds = start.elapsed().as_secs_f64() / copies_per_run as f64;
+        if run > 0 {
+            best = best.min(seconds);
+        }
+    }
+    Ok(CopyBandwidth {
+        bytes_copied: bytes,
+        seconds_per_copy: best,
+        bytes_per_second: 2.0 * bytes as f64 / best,
+    })
+}

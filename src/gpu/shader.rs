@@ -1,0 +1,38 @@
+//! Shader sources, composition and naga validation.
+//!
+//! WGSL has no include: a kernel that needs the shared FFT is the plan's
+//! constant block, then `shaders/fft.wgsl`, then the kernel's own file.
+
+use crate::error::{Error, Result};
+
+/// The shared workgroup FFT (needs a constant block and a kernel around it).
+pub const FFT_WGSL: &str = include_str!("../../shaders/fft.wgsl");
+/// Batched STFT kernel.
+pub const STFT_WGSL: &str = include_str!("../../shaders/stft.wgsl");
+/// Inverse STFT kernels (inverse frames, overlap-add).
+pub const ISTFT_WGSL: &str = include_str!("../../shaders/istft.wgsl");
+/// Device-memory copy, the bandwidth yardstick.
+pub const COPY_WGSL: &str = include_str!("../../shaders/copy.wgsl");
+
+/// Joins shader pieces into one module source.
+pub fn compose(parts: &[&str]) -> String {
+    parts.join("\n")
+}
+
+/// Parses and validates WGSL with naga; the error carries every message with
+/// its source location.
+pub fn validate(name: &str, source: &str) -> Result<()> {
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| Error::Shader {
+        name: name.to_string(),
+        message: e.emit_to_string_with_path(source, name),
+    })?;
+    let mut validator = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    );
+    validator.validate(&module).map_err(|e| Error::Shader {
+        name: name.to_string(),
+        message: e.emit_to_string_with_path(source, name),
+    })?;
+    Ok(())
+}

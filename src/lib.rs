@@ -1,0 +1,13 @@
+//! wavesplat: sparse, interpretable audio on the GPU.
+#![forbid(unsafe_code)]
+
+pub mod audio;
+pub mod bench;
+pub mod error;
+pub mod fsutil;
+pub mod gpu;
+pub mod npy;
+pub mod plot;
+pub mod stft;
+
+pub use error::{Error, Result};

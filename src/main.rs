@@ -1,0 +1,259 @@
+//! The `wavesplat` command-line tool.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use wavesplat::audio;
+use wavesplat::gpu::GpuContext;
+use wavesplat::stft::{self, SpectrumFormat, StftConfig, Window};
+use wavesplat::{Error, Result, bench, npy, plot};
+
+#[derive(Parser)]
+#[command(
+    name = "wavesplat",
+    version,
+    about = "Sparse, interpretable audio on the GPU"
+)]
+struct Cli {
+    /// More log output (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the GPU adapter wavesplat would use and the limits that matter.
+    Info {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Short-time Fourier transform of an audio file to .npy and/or a PNG picture.
+    Stft(StftArgs),
+    /// Measure kernel throughput.
+    Bench {
+        #[command(subcommand)]
+        kernel: BenchKernel,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Backend {
+    Gpu,
+    Cpu,
+}
+
+#[derive(Args)]
+struct StftArgs {
+    /// Input audio (WAV, FLAC, OGG Vorbis, MP3); down-mixed to mono.
+    input: PathBuf,
+    /// Transform length: a power of two from 16 to 8192.
+    #[arg(long, default_value_t = 2048)]
+    n_fft: usize,
+    /// Samples between frames (default n_fft / 4).
+    #[arg(long)]
+    hop: Option<usize>,
+    /// Analysis window: hann, hamming, blackman, rectangular (periodic forms).
+    #[arg(long, default_value = "hann")]
+    window: String,
+    /// What the .npy holds: complex (complex64), magnitude, power or db (float32).
+    #[arg(long, default_value = "magnitude")]
+    out_format: String,
+    /// Resample to this rate first (default: the working rate, 22050 Hz; 0 keeps the file's rate).
+    #[arg(long, default_value_t = audio::DEFAULT_RATE)]
+    rate: u32,
+    /// Write the spectrogram as a frames x bins .npy here.
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Write a spectrogram picture here.
+    #[arg(long)]
+    png: Option<PathBuf>,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Gpu)]
+    backend: Backend,
+}
+
+#[derive(Subcommand)]
+enum BenchKernel {
+    /// Batched STFT: GPU vs copy bandwidth vs CPU on one and all threads.
+    Stft {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Transform sizes to measure.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "256,512,1024,2048,4096,8192"
+        )]
+        sizes: Vec<usize>,
+        /// Full-size batch even on a software device (slow on lavapipe).
+        #[arg(long)]
+        full: bool,
+    },
+}
+
+fn open_gpu() -> Result<GpuContext> {
+    let ctx = GpuContext::new()?;
+    let s = ctx.summary();
+    eprintln!(
+        "wavesplat: running on {} ({}, {}{})",
+        s.name,
+        s.backend,
+        s.device_type,
+        if s.is_software {
+            ", software: correct but slow"
+        } else {
+            ""
+        }
+    );
+    Ok(ctx)
+}
+
+fn run_info(json: bool) -> Result<()> {
+    let ctx = GpuContext::new()?;
+    if json {
+        let text = serde_json::to_string_pretty(ctx.summary()).expect("summary serialises");
+        println!("{text}");
+    } else {
+        println!("{}", ctx.summary());
+    }
+    Ok(())
+}
+
+fn stft_config(args: &StftArgs) -> Result<StftConfig> {
+    let hop = args.hop.unwrap_or(args.n_fft / 4);
+    let cfg = StftConfig {
+        n_fft: args.n_fft,
+        hop,
+        window: Window::parse(&args.window)?,
+        format: SpectrumFormat::parse(&args.out_format)?,
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn run_stft(args: &StftArgs) -> Result<()> {
+    if args.out.is_none() && args.png.is_none() {
+        return Err(Error::invalid(
+            "output",
+            "give -o OUT.npy and/or --png OUT.png",
+        ));
+    }
+    let cfg = stft_config(args)?;
+    let target = (args.rate != 0).then_some(args.rate);
+    let clip = audio::load_mono(&args.input, target)?;
+    let signal = [clip.samples.as_slice()];
+    cfg.validate_for_length(clip.samples.len())
+        .map_err(|e| Error::invalid("input", format!("{}: {e}", args.input.display())))?;
+    // The picture needs magnitudes whatever the .npy holds.
+    let mut wanted = vec![cfg];
+    if args.png.is_some() && cfg.format != SpectrumFormat::Magnitude {
+        wanted.push(cfg.with_format(SpectrumFormat::Magnitude));
+    }
+    let specs = match args.backend {
+        Backend::Gpu => stft::gpu::stft_multi(&open_gpu()?, &signal, &wanted)?,
+        Backend::Cpu => wanted
+            .iter()
+            .map(|c| stft::cpu::stft(&signal, c, 0))
+            .collect::<Result<Vec<_>>>()?,
+    };
+    if let Some(out) = &args.out {
+        write_npy(out, &specs[0])?;
+        eprintln!(
+            "wrote {} ({} frames x {} bins, {:?})",
+            out.display(),
+            specs[0].frames,
+            specs[0].bins,
+            cfg.format
+        );
+    }
+    if let Some(png) = &args.png {
+        let magnitudes = specs.last().expect("at least one spectrogram");
+        write_png(png, magnitudes, &cfg, clip.sample_rate, &args.input)?;
+        eprintln!("wrote {}", png.display());
+    }
+    Ok(())
+}
+
+fn write_npy(path: &Path, spec: &stft::Spectrogram) -> Result<()> {
+    let shape = [spec.frames, spec.bins];
+    if spec.format == SpectrumFormat::Complex {
+        let pairs: Vec<[f32; 2]> = spec.data.chunks(2).map(|c| [c[0], c[1]]).collect();
+        npy::write_complex64(path, &shape, &pairs)
+    } else {
+        npy::write_f32(path, &shape, &spec.data)
+    }
+}
+
+fn write_png(
+    path: &Path,
+    spec: &stft::Spectrogram,
+    cfg: &StftConfig,
+    rate: u32,
+    input: &Path,
+) -> Result<()> {
+    let name = input
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let picture = plot::SpectrogramPicture {
+        magnitudes: &spec.data,
+        frames: spec.frames,
+        bins: spec.bins,
+        sample_rate: rate,
+        hop: cfg.hop,
+        n_fft: cfg.n_fft,
+        title: format!(
+            "{name}  n_fft {}  hop {}  {:?} window",
+            cfg.n_fft, cfg.hop, cfg.window
+        ),
+    };
+    plot::write_spectrogram_png(path, &picture)
+}
+
+fn run_bench(kernel: &BenchKernel) -> Result<()> {
+    match kernel {
+        BenchKernel::Stft { json, sizes, full } => {
+            let ctx = open_gpu()?;
+            let effort = if *full {
+                bench::Effort::Full
+            } else {
+                bench::Effort::for_device(&ctx)
+            };
+            let report = bench::bench_stft(&ctx, sizes, effort)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serialises")
+                );
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    let result = match &cli.command {
+        Command::Info { json } => run_info(*json),
+        Command::Stft(args) => run_stft(args),
+        Command::Bench { kernel } => run_bench(kernel),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! GPU STFT and ISTFT. Every resolution of a batch is recorded into one command
+//! encoder and submitted once; results are read back once.
+
+use super::cpu::{check_invertible, istft_length};
+use super::{Spectrogram, StftConfig, check_batch};
+use crate::error::{Error, Result};
+use crate::gpu::fft::FftPlan;
+use crate::gpu::{GpuContext, LINEAR_WORKGROUP, PooledBuffer, dispatch_2d, shader};
+use std::sync::Arc;
+
+/// Keep in sync with `StftParams` in shaders/stft.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct StftParams {
+    signal_len: u32,
+    frames_per_signal: u32,
+    first_frame: u32,
+    frame_count: u32,
+    hop: u32,
+    format: u32,
+    groups_x: u32,
+    _pad: u32,
+}
+
+/// Keep in sync with `IstftParams` in shaders/istft.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct IstftParams {
+    frames_per_signal: u32,
+    total_frames: u32,
+    hop: u32,
+    out_len: u32,
+    signals: u32,
+    groups_x: u32,
+    _pad: [u32; 2],
+}
+
+fn fft_pipeline(
+    ctx: &GpuContext,
+    kernel: &str,
+    source: &str,
+    plan: &FftPlan,
+    entry: &str,
+) -> Result<Arc<wgpu::ComputePipeline>> {
+    let key = format!("{kernel}.{}", plan.key());
+    ctx.pipeline(&key, entry, || {
+        shader::compose(&[&plan.wgsl_constants(), shader::FFT_WGSL, source])
+    })
+}
+
+fn bind_group(
+    ctx: &GpuContext,
+    label: &str,
+    pipeline: &wgpu::ComputePipeline,
+    buffers: &[(u32, &PooledBuffer<'_>)],
+) -> Result<wgpu::BindGroup> {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .map(|(binding, buffer)| wgpu::BindGroupEntry {
+            binding: *binding,
+            resource: buffer.binding(),
+        })
+        .collect();
+    ctx.catch_errors(label, || {
+        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    })
+}
+
+fn window_f32(cfg: &StftConfig) -> Vec<f32> {
+    cfg.window
+        .coefficients(cfg.n_fft)
+        .iter()
+        .map(|&w| w as f32)
+        .collect()
+}
+
+/// One dispatch's worth of frames of one resolution.
+struct Chunk<'a> {
+    output: PooledBuffer<'a>,
+    _params: PooledBuffer<'a>,
+    bind_group: wgpu::BindGroup,
+    groups: (u32, u32),
+}
+
+/// Everything one resolution needs on the device.
+struct Resolution<'a> {
+    cfg: StftConfig,
+    frames_per_signal: usize,
+    pipeline: Arc<wgpu::ComputePipeline>,
+    chunks: Vec<Chunk<'a>>,
+    _tables: [PooledBuffer<'a>; 2],
+}
+
+/// A batch uploaded and ready to transform at one or more resolutions.
+/// [`StftJob::record`] can be called repeatedly (benchmarks); [`StftJob::run`]
+/// records once, submits, and reads the spectrograms back.
+pub struct StftJob<'a> {
+    ctx: &'a GpuContext,
+    signals: usize,
+    signal_len: usize,
+    _input: PooledBuffer<'a>,
+    resolutions: Vec<Resolution<'a>>,
+}
+
+impl<'a> StftJob<'a> {
+    /// Uploads `signals` (equal lengths) and prepares every resolution in `cfgs`.
+    pub fn new(ctx: &'a GpuContext, signals: &[&[f32]], cfgs: &[StftConfig]) -> Result<Self> {
+        let len = check_batch(signals)?;
+        if cfgs.is_empty() {
+            return Err(Error::invalid("resolutions", "no STFT configuration given"));
+        }
+        for cfg in cfgs {
+            cfg.validate_for_length(len)?;
+        }
+        let input_bytes = (signals.len() * len * 4) as u64;
+        if input_bytes > ctx.max_binding() {
+            return Err(Error::OutOfMemory(format!(
+                "a batch of {input_bytes} bytes exceeds the device's largest storage binding \
+                 ({} bytes): split it into smaller batches",
+                ctx.max_binding()
+            )));
+        }
+        let flat: Vec<f32> = signals.iter().flat_map(|s| s.iter().copied()).collect();
+        let input = ctx.upload("stft.signals", &flat)?;
+        let resolutions = cfgs
+            .iter()
+            .map(|cfg| prepare_resolution(ctx, &input, signals.len(), len, cfg))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StftJob {
+            ctx,
+            signals: signals.len(),
+            signal_len: len,
+            _input: input,
+            resolutions,
+        })
+    }
+
+    /// Records every resolution's dispatches into `encoder`.
+    pub fn record(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("stft"),
+            timestamp_writes: None,
+        });
+        for resolution in &self.resolutions {
+            pass.set_pipeline(&resolution.pipeline);
+            for chunk in &resolution.chunks {
+                pass.set_bind_group(0, &chunk.bind_group, &[]);
+                pass.dispatch_workgroups(chunk.groups.0, chunk.groups.1, 1);
+            }
+        }
+    }
+
+    /// Frames transformed by one [`StftJob::record`], all resolutions together.
+    pub fn total_frames(&self) -> usize {
+        self.resolutions
+            .iter()
+            .map(|r| r.frames_per_signal * self.signals)
+            .sum()
+    }
+
+    /// Device-memory bytes one [`StftJob::record`] must move at least: every
+    /// frame's samples read once and its bins written once.
+    pub fn bytes_moved(&self) -> u64 {
+        self.resolutions
+            .iter()
+            .map(|r| {
+                let per_frame = r.cfg.n_fft + r.cfg.bins() * r.cfg.format.floats_per_bin();
+                (r.frames_per_signal * self.signals * per_frame * 4) as u64
+            })
+            .sum()
+    }
+
+    /// Runs the transforms and reads the spectrograms back, one per resolution.
+    pub fn run(self) -> Result<Vec<Spectrogram>> {
+        let mut encoder = self.ctx.encoder("stft");
+        self.record(&mut encoder);
+        let mut staging = Vec::new();
+        for resolution in &self.resolutions {
+            for chunk in &resolution.chunks {
+                staging.push(self.ctx.copy_to_staging(&mut encoder, &chunk.output)?);
+            }
+        }
+        self.ctx.submit_and_wait("stft", encoder)?;
+        let refs: Vec<&PooledBuffer> = staging.iter().collect();
+        let mut parts = self.ctx.read_staging::<f32>(&refs)?.into_iter();
+        let mut out = Vec::with_capacity(self.resolutions.len());
+        for resolution in &self.resolutions {
+            let mut data = Vec::new();
+            for _ in &resolution.chunks {
+                data.extend(parts.next().expect("one staging buffer per chunk"));
+            }
+            out.push(Spectrogram {
+                signals: self.signals,
+                frames: resolution.cfg.frames(self.signal_len),
+                bins: resolution.cfg.bins(),
+                format: resolution.cfg.format,
+                data,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn prepare_resolution<'a>(
+    ctx: &'a GpuContext,
+    input: &PooledBuffer<'a>,
+    signals: usize,
+    len: usize,
+    cfg: &StftConfig,
+) -> Result<Resolution<'a>> {
+    let plan = FftPlan::new(cfg.n_fft, ctx.workgroup_storage())?;
+    let pipeline = fft_pipeline(ctx, "stft", shader::STFT_WGSL, &plan, "main")?;
+    let twiddles = ctx.upload("stft.twiddles", &plan.twiddles())?;
+    let window = ctx.upload("stft.window", &window_f32(cfg))?;
+    let frames_per_signal = cfg.frames(len);
+    let total = frames_per_signal * signals;
+    let bytes_per_frame = (cfg.bins() * cfg.format.floats_per_bin() * 4) as u64;
+    let max_frames = (ctx.max_binding() / bytes_per_frame).max(1) as usize;
+    let mut chunks = Vec::new();
+    for first in (0..total).step_by(max_frames) {
+        let count = max_frames.min(total - first);
+        let output = ctx.output_buffer("stft.spectra", count as u64 * bytes_per_frame)?;
+        let groups = dispatch_2d(plan.groups_for(count), ctx.max_groups_per_dimension());
+        let params = StftParams {
+            signal_len: len as u32,
+            frames_per_signal: frames_per_signal as u32,
+            first_frame: first as u32,
+            frame_count: count as u32,
+            hop: cfg.hop as u32,
+            format: cfg.format.shader_code(),
+            groups_x: groups.0,
+            _pad: 0,
+        };
+        let params = ctx.uniform("stft.params", &params)?;
+        let bind_group = bind_group(
+            ctx,
+            "stft",
+            &pipeline,
+            &[
+                (0, &twiddles),
+                (1, &window),
+                (2, input),
+                (3, &output),
+                (4, &params),
+            ],
+        )?;
+        chunks.push(Chunk {
+            output,
+            _params: params,
+            bind_group,
+            groups,
+        });
+    }
+    Ok(Resolution {
+        cfg: *cfg,
+        frames_per_signal,
+        pipeline,
+        chunks,
+        _tables: [twiddles, window],
+    })
+}
+
+/// STFT of a batch of equal-length signals on the GPU.
+pub fn stft(ctx: &GpuContext, signals: &[&[f32]], cfg: &StftConfig) -> Result<Spectrogram> {
+    Ok(stft_multi(ctx, signals, std::slice::from_ref(cfg))?.remove(0))
+}
+
+/// Several resolutions of the same batch in one submission (what a
+/// multi-resolution STFT loss needs).
+pub fn stft_multi(
+    ctx: &GpuContext,
+    signals: &[&[f32]],
+    cfgs: &[StftConfig],
+) -> Result<Vec<Spectrogram>> {
+    StftJob::new(ctx, signals, cfgs)?.run()
+}
+
+/// Inverse STFT on the GPU by weighted overlap-add; `len` as in
+/// [`super::cpu::istft_length`].
+pub fn istft(
+    ctx: &GpuContext,
+    spec: &Spectrogram,
+    cfg: &StftConfig,
+    len: Option<usize>,
+) -> Result<Vec<Vec<f32>>> {
+    check_invertible(spec, cfg)?;
+    let len = istft_length(cfg, spec.frames, len)?;
+    let plan = FftPlan::new(cfg.n_fft, ctx.workgroup_storage())?;
+    let total_frames = spec.signals * spec.frames;
+    let frame_bytes = (total_frames * cfg.n_fft * 4) as u64;
+    if frame_bytes.max(spec.data.len() as u64 * 4) > ctx.max_binding() {
+        return Err(Error::OutOfMemory(format!(
+            "the inverse of {total_frames} frames needs {frame_bytes} bytes in one binding; the device allows {}",
+            ctx.max_binding()
+        )));
+    }
+    let inverse = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "inverse_frames")?;
+    let overlap = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "overlap_add")?;
+    let twiddles = ctx.upload("istft.twiddles", &plan.twiddles())?;
+    let window = ctx.upload("istft.window", &window_f32(cfg))?;
+    let spectra = ctx.upload("istft.spectra", &spec.data)?;
+    let frames = ctx.output_buffer("istft.frames", frame_bytes)?;
+    let output = ctx.output_buffer("istft.output", (spec.signals * len * 4) as u64)?;
+    let frame_groups = dispatch_2d(
+        plan.groups_for(total_frames),
+        ctx.max_groups_per_dimension(),
+    );
+    let sample_groups = ((spec.signals * len) as u32).div_ceil(LINEAR_WORKGROUP);
+    let sample_groups = dispatch_2d(sample_groups, ctx.max_groups_per_dimension());
+    let params = ctx.uniform(
+        "istft.params",
+        &IstftParams {
+            frames_per_signal: spec.frames as u32,
+            total_frames: total_frames as u32,
+            hop: cfg.hop as u32,
+            out_len: len as u32,
+            signals: spec.signals as u32,
+            groups_x: frame_groups.0,
+            _pad: [0; 2],
+        },
+    )?;
+    let inverse_group = bind_group(
+        ctx,
+        "istft.frames",
+        &inverse,
+        &[
+            (0, &twiddles),
+            (1, &window),
+            (2, &spectra),
+            (3, &frames),
+            (5, &params),
+        ],
+    )?;
+    let overlap_group = bind_group(
+        ctx,
+        "istft.overlap_add",
+        &overlap,
+        &[(1, &window), (3, &frames), (4, &output), (5, &params)],
+    )?;
+    let mut encoder = ctx.encoder("istft");
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("istft"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&inverse);
+        pass.set_bind_group(0, &inverse_group, &[]);
+        pass.dispatch_workgroups(frame_groups.0, frame_groups.1, 1);
+        pass.set_pipeline(&overlap);
+        pass.set_bind_group(0, &overlap_group, &[]);
+        pass.dispatch_workgroups(sample_groups.0, sample_groups.1, 1);
+    }
+    let staging = ctx.copy_to_staging(&mut encoder, &output)?;
+    ctx.submit_and_wait("istft", encoder)?;
+    let flat = ctx.read_staging::<f32>(&[&staging])?.remove(0);
+    Ok(flat.chunks(len).map(<[f32]>::to_vec).collect())
+}

@@ -1,0 +1,41 @@
+//! Every shader, in every instantiation the host can build, parses and
+//! validates with naga. No GPU needed.
+
+use wavesplat::gpu::fft::{FftPlan, MAX_N_FFT, MIN_N_FFT};
+use wavesplat::gpu::shader::{self, compose, validate};
+
+#[test]
+fn every_shader_instantiation_validates() {
+    let mut failures = Vec::new();
+    let mut check = |name: String, source: String| {
+        if let Err(e) = validate(&name, &source) {
+            failures.push(e.to_string());
+        }
+    };
+    check("copy".into(), shader::COPY_WGSL.into());
+    let mut n = MIN_N_FFT;
+    while n <= MAX_N_FFT {
+        for storage in [16 * 1024, 32 * 1024] {
+            let plan = FftPlan::new(n, storage).unwrap();
+            for (kernel, source) in [("stft", shader::STFT_WGSL), ("istft", shader::ISTFT_WGSL)] {
+                let text = compose(&[&plan.wgsl_constants(), shader::FFT_WGSL, source]);
+                check(format!("{kernel}.{}", plan.key()), text);
+            }
+        }
+        n *= 2;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} shader(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_broken_shader_is_reported_with_its_location() {
+    let e = validate("broken", "fn main() { let x: u32 = 1.5; }")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("broken") && e.contains(":1:"), "{e}");
+}
