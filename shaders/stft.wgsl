@@ -33,6 +33,10 @@ const FORMAT_DB: u32 = 3u;
 
 // First frame (relative to params.first_frame) handled by this workgroup.
 var<private> group_first_frame: u32;
+// Per frame of the workgroup: index in `signals` of the frame's first padded
+// sample (may lie before the signal) and of the signal's first sample, worked
+// out once so the per-sample path has no integer division.
+var<workgroup> frame_origin: array<vec2<i32>, FFT_FRAMES>;
 
 fn reflect_index(t: i32, len: i32) -> i32 {
     var u = abs(t);
@@ -42,19 +46,24 @@ fn reflect_index(t: i32, len: i32) -> i32 {
     return u;
 }
 
+fn set_frame_origins(tid: u32) {
+    if (tid < FFT_FRAMES) {
+        let global = params.first_frame + group_first_frame + tid;
+        let signal = global / params.frames_per_signal;
+        let f = global % params.frames_per_signal;
+        frame_origin[tid] = vec2<i32>(i32(f * params.hop) - i32(FFT_M), i32(signal * params.signal_len));
+    }
+}
+
 fn fft_source(frame: u32, n: u32) -> vec2<f32> {
-    let local = group_first_frame + frame;
-    if (local >= params.frame_count) {
+    if (group_first_frame + frame >= params.frame_count) {
         return vec2<f32>(0.0);
     }
-    let global = params.first_frame + local;
-    let signal = global / params.frames_per_signal;
-    let f = global % params.frames_per_signal;
+    let origin = frame_origin[frame];
     let len = i32(params.signal_len);
-    let base = signal * params.signal_len;
-    let t = i32(f * params.hop) - i32(FFT_M) + 2 * i32(n);
-    let even = signals[base + u32(reflect_index(t, len))] * window[2u * n];
-    let odd = signals[base + u32(reflect_index(t + 1, len))] * window[2u * n + 1u];
+    let t = origin.x + 2 * i32(n);
+    let even = signals[origin.y + reflect_index(t, len)] * window[2u * n];
+    let odd = signals[origin.y + reflect_index(t + 1, len)] * window[2u * n + 1u];
     return vec2<f32>(even, odd);
 }
 
@@ -117,6 +126,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
         return;
     }
     group_first_frame = first;
+    set_frame_origins(tid);
+    workgroupBarrier();
     fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
     for (var s = 0u; s < FFT_SLOTS / 2u; s++) {
         unpack_pair(s, tid);

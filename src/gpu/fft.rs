@@ -14,8 +14,8 @@ use std::f64::consts::PI;
 pub const MIN_N_FFT: usize = 16;
 pub const MAX_N_FFT: usize = 8192;
 
-/// Invocations per FFT workgroup.
-const THREADS: u32 = 256;
+/// Complex values each invocation holds: two radix-8 butterflies a pass.
+const SLOTS: u32 = 16;
 /// Complex values per workgroup for small transforms: several frames share a
 /// workgroup so every invocation has work.
 const MIN_ELEMENTS: u32 = 1024;
@@ -33,9 +33,9 @@ pub struct FftPlan {
     pub threads: u32,
     /// Complex values each invocation holds.
     pub slots: u32,
-    /// Radix passes (radix 4, with one radix-2 first when log2 M is odd).
+    /// Radix passes: pass 0 of radix 2^first_radix_log2, the rest radix 8.
     pub passes: u32,
-    pub first_radix2: bool,
+    pub first_radix_log2: u32,
     /// Exchange real and imaginary parts in two rounds to fit workgroup memory.
     pub split: bool,
 }
@@ -66,14 +66,18 @@ impl FftPlan {
                 ),
             ));
         }
+        let first_radix_log2 = match log2_m % 3 {
+            0 => 3,
+            r => r,
+        };
         Ok(FftPlan {
             n_fft: n_fft as u32,
             m,
             frames_per_group: elements / m,
-            threads: THREADS,
-            slots: elements / THREADS,
-            passes: log2_m.div_ceil(2),
-            first_radix2: log2_m % 2 == 1,
+            threads: elements / SLOTS,
+            slots: SLOTS,
+            passes: 1 + (log2_m - first_radix_log2) / 3,
+            first_radix_log2,
             split,
         })
     }
@@ -92,17 +96,20 @@ impl FftPlan {
     pub fn wgsl_constants(&self) -> String {
         let elements = self.frames_per_group * self.m;
         format!(
-            "const FFT_M: u32 = {}u;\nconst FFT_FRAMES: u32 = {}u;\nconst FFT_THREADS: u32 = {}u;\n\
-             const FFT_SLOTS: u32 = {}u;\nconst FFT_PASSES: u32 = {}u;\nconst FFT_FIRST_RADIX2: bool = {};\n\
-             const FFT_SPLIT: bool = {};\nconst FFT_SH_B: u32 = {}u;\n",
+            "const FFT_M: u32 = {}u;\nconst FFT_LOG2_M: u32 = {}u;\nconst FFT_FRAMES: u32 = {}u;\n\
+             const FFT_THREADS: u32 = {}u;\nconst FFT_SLOTS: u32 = {}u;\nconst FFT_PASSES: u32 = {}u;\n\
+             const FFT_FIRST_LOG2R: u32 = {}u;\nconst FFT_SPLIT: bool = {};\n\
+             const FFT_SH_PAIRS: u32 = {}u;\nconst FFT_SH_HALVES: u32 = {}u;\n",
             self.m,
+            self.m.trailing_zeros(),
             self.frames_per_group,
             self.threads,
             self.slots,
             self.passes,
-            self.first_radix2,
+            self.first_radix_log2,
             self.split,
             if self.split { 1 } else { elements },
+            if self.split { elements } else { 1 },
         )
     }
 
@@ -129,11 +136,11 @@ mod tests {
         while n <= MAX_N_FFT {
             for storage in [16 * 1024, 32 * 1024] {
                 let p = FftPlan::new(n, storage).unwrap();
-                let radix_product =
-                    if p.first_radix2 { 2 } else { 1 } * 4u32.pow(p.passes - p.first_radix2 as u32);
+                let radix_product = (1 << p.first_radix_log2) * 8u32.pow(p.passes - 1);
                 assert_eq!(radix_product, p.m, "passes must multiply to M for n={n}");
                 assert_eq!(p.slots * p.threads, p.frames_per_group * p.m);
-                assert_eq!(p.slots % 4, 0);
+                assert_eq!(p.slots % 8, 0);
+                assert!(p.threads <= 256, "default invocation limit");
                 let bytes = p.frames_per_group * p.m * if p.split { 4 } else { 8 };
                 assert!(bytes <= storage, "n={n} uses {bytes} bytes of {storage}");
             }
