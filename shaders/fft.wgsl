@@ -15,8 +15,9 @@
 //   FFT_FRAMES       transforms per workgroup
 //   FFT_THREADS      invocations per workgroup
 //   FFT_SLOTS        values each invocation holds (FFT_FRAMES * FFT_M / FFT_THREADS, a multiple of 8)
-//   FFT_PASSES       number of radix passes
-//   FFT_FIRST_LOG2R  log2 of the radix of pass 0 (1, 2 or 3); every later pass is radix 8
+//   FFT_PASSES       number of radix passes (at least 2)
+//   FFT_FIRST_LOG2R  log2 of the radix of the first pass (1, 2 or 3)
+//   FFT_LAST_LOG2R   log2 of the radix of the last pass (2 or 3); passes between are radix 8
 //   FFT_SH_PAIRS     length of the complex exchange array (1 when FFT_SPLIT)
 //   FFT_SH_HALVES    length of the real exchange array (1 unless FFT_SPLIT)
 //   FFT_SPLIT        true when workgroup memory cannot hold FFT_FRAMES * FFT_M complex values:
@@ -28,6 +29,12 @@
 // w^j, w = exp(-2 pi i (i mod p) / (p r)). Only w is read from the table; its
 // powers are products (a few ulps, far below the 1e-5 the tests demand), which
 // saves memory traffic where it costs most.
+//
+// The last pass leaves its outputs in registers: slot s holds element
+// `fft_out_pos(FFT_PASSES - 1, s, tid, order)`. With order REAL_PAIRS the last
+// pass gives each invocation butterflies k and M/r - k of a frame, so that
+// Z[q] and Z[M - q] (what unpacking a real transform needs) sit in the same
+// invocation and no final exchange is needed (see `fft_pair_butterflies`).
 //
 // Invariants: `fft_exchange` holds every barrier and is reached from uniform
 // control flow only (loops with constant or uniform bounds).
@@ -59,7 +66,10 @@ fn fft_twiddle(q: u32) -> vec2<f32> {
 
 // log2 of the radix of `pass_index`.
 fn fft_radix_log2(pass_index: u32) -> u32 {
-    return select(3u, FFT_FIRST_LOG2R, pass_index == 0u);
+    if (pass_index == 0u) {
+        return FFT_FIRST_LOG2R;
+    }
+    return select(3u, FFT_LAST_LOG2R, pass_index == FFT_PASSES - 1u);
 }
 
 // log2 of the length of the sub-transforms already done before `pass_index`.
@@ -70,50 +80,45 @@ fn fft_span_log2(pass_index: u32) -> u32 {
 // Every size is a power of two, so indices use shifts and masks: integer
 // division is slow on GPUs and scalarised on CPU rasterisers such as lavapipe.
 
+// Butterfly (frame * M/r + i) that slot group `g` of invocation `tid` computes
+// in `pass_index`. Normally butterflies tid + g * FFT_THREADS; in the last pass
+// of a REAL_PAIRS transform, groups 2h and 2h + 1 take butterflies k and M/r - k
+// of one frame (k = 0 goes with M/2r: both are their own partners).
+fn fft_butterfly(pass_index: u32, g: u32, tid: u32, order: u32) -> u32 {
+    if (order != FFT_LAYOUT_REAL_PAIRS || pass_index != FFT_PASSES - 1u) {
+        return tid + g * FFT_THREADS;
+    }
+    let lf = FFT_LOG2_M - FFT_LAST_LOG2R; // log2 of butterflies per frame
+    let pair = tid + (g >> 1u) * FFT_THREADS;
+    let frame = pair >> (lf - 1u);
+    let u = pair & ((1u << (lf - 1u)) - 1u);
+    let second = (g & 1u) == 1u;
+    var k = select(u, (1u << lf) - u, second);
+    if (u == 0u) {
+        k = select(0u, 1u << (lf - 1u), second);
+    }
+    return (frame << lf) + k;
+}
+
 // Element read by `slot` of invocation `tid` at the start of `pass_index`.
-fn fft_in_pos(pass_index: u32, slot: u32, tid: u32) -> u32 {
+fn fft_in_pos(pass_index: u32, slot: u32, tid: u32, order: u32) -> u32 {
     let lr = fft_radix_log2(pass_index);
-    let lf = FFT_LOG2_M - lr; // log2 of butterflies per frame
-    let b = tid + (slot >> lr) * FFT_THREADS;
+    let lf = FFT_LOG2_M - lr;
+    let b = fft_butterfly(pass_index, slot >> lr, tid, order);
     let j = slot & ((1u << lr) - 1u);
     return ((b >> lf) << FFT_LOG2_M) + (b & ((1u << lf) - 1u)) + (j << lf);
 }
 
 // Element written by `slot` of invocation `tid` at the end of `pass_index`.
-fn fft_out_pos(pass_index: u32, slot: u32, tid: u32) -> u32 {
+fn fft_out_pos(pass_index: u32, slot: u32, tid: u32, order: u32) -> u32 {
     let lr = fft_radix_log2(pass_index);
     let lp = fft_span_log2(pass_index);
     let lf = FFT_LOG2_M - lr;
-    let b = tid + (slot >> lr) * FFT_THREADS;
+    let b = fft_butterfly(pass_index, slot >> lr, tid, order);
     let i = b & ((1u << lf) - 1u);
     let k = i & ((1u << lp) - 1u);
     let j = slot & ((1u << lr) - 1u);
     return ((b >> lf) << FFT_LOG2_M) + ((i - k) << lr) + k + (j << lp);
-}
-
-// Element gathered by `slot` once all passes are done.
-// NATURAL: element tid + slot * FFT_THREADS (coalesced stores).
-// REAL_PAIRS: slot pairs (2s, 2s+1) hold Z[q] and Z[M - q] of pair q, and pair 0
-// holds Z[0] and Z[M/2]: what unpacking a real transform needs in one invocation.
-fn fft_final_pos(slot: u32, tid: u32, order: u32) -> u32 {
-    if (order == FFT_LAYOUT_NATURAL) {
-        return tid + slot * FFT_THREADS;
-    }
-    let half_m = FFT_M / 2u;
-    let pair = tid + (slot >> 1u) * FFT_THREADS;
-    let q = pair & (half_m - 1u);
-    var n = q;
-    if ((slot & 1u) == 1u) {
-        n = select(FFT_M - q, half_m, q == 0u);
-    }
-    return ((pair >> (FFT_LOG2_M - 1u)) << FFT_LOG2_M) + n;
-}
-
-fn fft_gather_pos(next_pass: u32, slot: u32, tid: u32, order: u32) -> u32 {
-    if (next_pass < FFT_PASSES) {
-        return fft_in_pos(next_pass, slot, tid);
-    }
-    return fft_final_pos(slot, tid, order);
 }
 
 fn fft_sh_store(i: u32, value: vec2<f32>, round: u32) {
@@ -134,43 +139,43 @@ fn fft_sh_load(i: u32, old: vec2<f32>, round: u32) -> vec2<f32> {
     return fft_sh_pairs[i];
 }
 
-// Moves every value from where pass `done_pass` put it to where the next step
+// Moves every value from where pass `done_pass` put it to where the next pass
 // reads it. Called from uniform control flow only: it holds the barriers.
 fn fft_exchange(done_pass: u32, tid: u32, order: u32) {
     let rounds = select(1u, 2u, FFT_SPLIT);
     for (var round = 0u; round < rounds; round++) {
         for (var s = 0u; s < FFT_SLOTS; s++) {
-            fft_sh_store(fft_out_pos(done_pass, s, tid), fft_v[s], round);
+            fft_sh_store(fft_out_pos(done_pass, s, tid, order), fft_v[s], round);
         }
         workgroupBarrier();
         for (var s = 0u; s < FFT_SLOTS; s++) {
-            fft_v[s] = fft_sh_load(fft_gather_pos(done_pass + 1u, s, tid, order), fft_v[s], round);
+            fft_v[s] = fft_sh_load(fft_in_pos(done_pass + 1u, s, tid, order), fft_v[s], round);
         }
         workgroupBarrier();
     }
 }
 
-// Twiddle base of the butterflies in slot group `s` of a pass: w for i mod p.
-fn fft_pass_twiddle(pass_index: u32, s: u32, tid: u32) -> vec2<f32> {
+// Twiddle base of the butterfly in slot group `g` of a pass: w for i mod p.
+fn fft_pass_twiddle(pass_index: u32, g: u32, tid: u32, order: u32) -> vec2<f32> {
     let lp = fft_span_log2(pass_index);
-    let k = (tid + s * FFT_THREADS) & ((1u << lp) - 1u);
+    let k = fft_butterfly(pass_index, g, tid, order) & ((1u << lp) - 1u);
     return fft_twiddle(k << (FFT_LOG2_M - fft_radix_log2(pass_index) - lp));
 }
 
-fn fft_radix2_pass(pass_index: u32, tid: u32) {
+fn fft_radix2_pass(pass_index: u32, tid: u32, order: u32) {
     for (var s = 0u; s < FFT_SLOTS / 2u; s++) {
         let o = 2u * s;
         let a0 = fft_v[o];
-        let a1 = cmul(fft_v[o + 1u], fft_pass_twiddle(pass_index, s, tid));
+        let a1 = cmul(fft_v[o + 1u], fft_pass_twiddle(pass_index, s, tid, order));
         fft_v[o] = a0 + a1;
         fft_v[o + 1u] = a0 - a1;
     }
 }
 
-fn fft_radix4_pass(pass_index: u32, tid: u32) {
+fn fft_radix4_pass(pass_index: u32, tid: u32, order: u32) {
     for (var s = 0u; s < FFT_SLOTS / 4u; s++) {
         let o = 4u * s;
-        let w1 = fft_pass_twiddle(pass_index, s, tid);
+        let w1 = fft_pass_twiddle(pass_index, s, tid, order);
         let w2 = cmul(w1, w1);
         let a0 = fft_v[o];
         let a1 = cmul(fft_v[o + 1u], w1);
@@ -187,11 +192,11 @@ fn fft_radix4_pass(pass_index: u32, tid: u32) {
     }
 }
 
-fn fft_radix8_pass(pass_index: u32, tid: u32) {
+fn fft_radix8_pass(pass_index: u32, tid: u32, order: u32) {
     let r = 0.70710678118654752; // 1 / sqrt(2)
     for (var s = 0u; s < FFT_SLOTS / 8u; s++) {
         let o = 8u * s;
-        let w1 = fft_pass_twiddle(pass_index, s, tid);
+        let w1 = fft_pass_twiddle(pass_index, s, tid, order);
         let w2 = cmul(w1, w1);
         let w3 = cmul(w2, w1);
         let w4 = cmul(w2, w2);
@@ -234,25 +239,34 @@ fn fft_radix8_pass(pass_index: u32, tid: u32) {
     }
 }
 
+// One pass of radix 2^log2r. Called with constant `log2r` only, so the switch
+// folds away: CPU rasterisers run every side of a branch they cannot prove uniform.
+fn fft_pass(pass_index: u32, log2r: u32, tid: u32, order: u32) {
+    switch log2r {
+        case 3u: {
+            fft_radix8_pass(pass_index, tid, order);
+        }
+        case 2u: {
+            fft_radix4_pass(pass_index, tid, order);
+        }
+        default: {
+            fft_radix2_pass(pass_index, tid, order);
+        }
+    }
+}
+
 // Forward transform of the workgroup's FFT_FRAMES frames. On return fft_v[s]
-// holds the spectrum element given by fft_final_pos(s, tid, order).
+// holds element fft_out_pos(FFT_PASSES - 1, s, tid, order) of the spectrum.
 fn fft_run(tid: u32, order: u32) {
     for (var s = 0u; s < FFT_SLOTS; s++) {
-        let e = fft_in_pos(0u, s, tid);
+        let e = fft_in_pos(0u, s, tid, order);
         fft_v[s] = fft_source(e >> FFT_LOG2_M, e & (FFT_M - 1u));
     }
-    for (var pass_index = 0u; pass_index < FFT_PASSES; pass_index++) {
-        switch fft_radix_log2(pass_index) {
-            case 3u: {
-                fft_radix8_pass(pass_index, tid);
-            }
-            case 2u: {
-                fft_radix4_pass(pass_index, tid);
-            }
-            default: {
-                fft_radix2_pass(pass_index, tid);
-            }
-        }
+    fft_pass(0u, FFT_FIRST_LOG2R, tid, order);
+    fft_exchange(0u, tid, order);
+    for (var pass_index = 1u; pass_index + 1u < FFT_PASSES; pass_index++) {
+        fft_radix8_pass(pass_index, tid, order);
         fft_exchange(pass_index, tid, order);
     }
+    fft_pass(FFT_PASSES - 1u, FFT_LAST_LOG2R, tid, order);
 }

@@ -61,9 +61,9 @@ fn inverse_frames(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_
     fft_run(tid, FFT_LAYOUT_NATURAL);
     let scale = 1.0 / f32(FFT_M);
     for (var s = 0u; s < FFT_SLOTS; s++) {
-        let e = tid + s * FFT_THREADS;
-        let g = first + e / FFT_M;
-        let n = e % FFT_M;
+        let e = fft_out_pos(FFT_PASSES - 1u, s, tid, FFT_LAYOUT_NATURAL);
+        let g = first + (e >> FFT_LOG2_M);
+        let n = e & (FFT_M - 1u);
         if (g < params.total_frames) {
             let z = fft_v[s] * scale; // conj(fft(conj Z)) / M, conjugation folded into .y below
             let base = g * 2u * FFT_M;

@@ -6,18 +6,29 @@
 // reflected at both ends (x[-t] = x[t], x[L-1+t] = x[L-1-t]).
 // A real frame of N = 2 FFT_M samples is packed as z[n] = x[2n] + i x[2n+1],
 // transformed at length FFT_M and unpacked into the N/2 + 1 one-sided bins.
+//
+// A dispatch covers a block of `signals` signals x `frames` frames (starting
+// at signal `first_signal`, frame `first_frame`); each workgroup takes
+// FFT_FRAMES frames of one signal, so a frame's origin needs no division.
+
+// STFT_FORMAT (one of FORMAT_*) comes from the host's constant block: a
+// compile-time choice, so each pipeline holds only its own store path.
 
 // Keep in sync with StftParams in src/stft/gpu.rs.
 struct StftParams {
     signal_len: u32,
-    frames_per_signal: u32,
-    // first global frame of this dispatch and how many frames it covers
+    // the block: signals first_signal.. first_signal + signals, frames first_frame.. first_frame + frames
+    first_signal: u32,
+    signals: u32,
     first_frame: u32,
-    frame_count: u32,
+    frames: u32,
+    groups_per_signal: u32,
     hop: u32,
-    format: u32,
     groups_x: u32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
 }
 
 const FORMAT_COMPLEX: u32 = 0u;
@@ -26,17 +37,14 @@ const FORMAT_POWER: u32 = 2u;
 const FORMAT_DB: u32 = 3u;
 
 @group(0) @binding(0) var<storage, read> fft_twiddles: array<vec2<f32>>;
-@group(0) @binding(1) var<storage, read> window: array<f32>;
+@group(0) @binding(1) var<storage, read> window: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> signals: array<f32>;
 @group(0) @binding(3) var<storage, read_write> spectra: array<f32>;
 @group(0) @binding(4) var<uniform> params: StftParams;
 
-// First frame (relative to params.first_frame) handled by this workgroup.
+// The workgroup's signal (within the block) and first frame (within the block).
+var<private> group_signal: u32;
 var<private> group_first_frame: u32;
-// Per frame of the workgroup: index in `signals` of the frame's first padded
-// sample (may lie before the signal) and of the signal's first sample, worked
-// out once so the per-sample path has no integer division.
-var<workgroup> frame_origin: array<vec2<i32>, FFT_FRAMES>;
 
 fn reflect_index(t: i32, len: i32) -> i32 {
     var u = abs(t);
@@ -46,31 +54,26 @@ fn reflect_index(t: i32, len: i32) -> i32 {
     return u;
 }
 
-fn set_frame_origins(tid: u32) {
-    if (tid < FFT_FRAMES) {
-        let global = params.first_frame + group_first_frame + tid;
-        let signal = global / params.frames_per_signal;
-        let f = global % params.frames_per_signal;
-        frame_origin[tid] = vec2<i32>(i32(f * params.hop) - i32(FFT_M), i32(signal * params.signal_len));
-    }
-}
-
 fn fft_source(frame: u32, n: u32) -> vec2<f32> {
-    if (group_first_frame + frame >= params.frame_count) {
+    let f = group_first_frame + frame;
+    if (f >= params.frames) {
         return vec2<f32>(0.0);
     }
-    let origin = frame_origin[frame];
     let len = i32(params.signal_len);
-    let t = origin.x + 2 * i32(n);
-    let even = signals[origin.y + reflect_index(t, len)] * window[2u * n];
-    let odd = signals[origin.y + reflect_index(t + 1, len)] * window[2u * n + 1u];
-    return vec2<f32>(even, odd);
+    let base = i32((params.first_signal + group_signal) * params.signal_len);
+    let t = i32((params.first_frame + f) * params.hop) - i32(FFT_M) + 2 * i32(n);
+    let x = vec2<f32>(signals[base + reflect_index(t, len)], signals[base + reflect_index(t + 1, len)]);
+    return x * window[n];
 }
 
-fn store_bin(local_frame: u32, k: u32, x: vec2<f32>) {
-    let i = local_frame * (FFT_M + 1u) + k;
+fn log10(x: f32) -> f32 {
+    return log2(x) * 0.30102999566398120;
+}
+
+fn store_bin(frame: u32, k: u32, x: vec2<f32>) {
+    let i = ((group_signal * params.frames) + group_first_frame + frame) * (FFT_M + 1u) + k;
     let power = dot(x, x);
-    switch params.format {
+    switch STFT_FORMAT {
         case FORMAT_COMPLEX: {
             spectra[2u * i] = x.x;
             spectra[2u * i + 1u] = x.y;
@@ -87,49 +90,67 @@ fn store_bin(local_frame: u32, k: u32, x: vec2<f32>) {
     }
 }
 
-fn log10(x: f32) -> f32 {
-    return log2(x) * 0.30102999566398120;
+// Bins q and M - q from Z[q] and Z[M - q]: X[q] = E + W^q O and
+// X[M - q] = conj(E - W^q O), with E, O the spectra of the even and odd
+// samples. Also right for q = 0 (z2 = z1 = Z[0] gives X[0] and X[M]) and for
+// q = M/2 (z2 = z1 gives X[M/2] twice).
+fn store_pair(frame: u32, q: u32, z1: vec2<f32>, z2: vec2<f32>) {
+    let even = 0.5 * (z1 + conj(z2));
+    let odd = mul_neg_i(0.5 * (z1 - conj(z2))); // (z1 - conj z2) / 2i
+    let w_odd = cmul(fft_twiddles[q], odd);
+    store_bin(frame, q, even + w_odd);
+    store_bin(frame, FFT_M - q, conj(even - w_odd));
 }
 
-// Unpacks one (Z[q], Z[M-q]) pair of a packed real transform into bins q and M-q
-// (pair 0 carries Z[0] and Z[M/2] and yields bins 0, M and M/2).
-fn unpack_pair(slot_pair: u32, tid: u32) {
-    let half_m = FFT_M / 2u;
-    let pair = tid + slot_pair * FFT_THREADS;
-    let frame = pair / half_m;
-    let q = pair % half_m;
-    if (group_first_frame + frame >= params.frame_count) {
+// Unpacks the butterfly pair in slots [a, a + r) and [b, b + r), b = a + r
+// (see fft_butterfly): butterflies u and M/r - u pair output j of one with
+// output r-1-j of the other. The frame's first pair (u = 0) holds butterflies
+// 0 and M/2r, each its own partner, and one more bin pair than the others; every
+// pair group runs r + 1 steps (the general ones repeat step 0) and picks its
+// values with `select`, not a branch, which CPU rasterisers would run both sides of.
+fn unpack_butterfly_pair(h: u32, tid: u32) {
+    let r = 1u << FFT_LAST_LOG2R;
+    let stride = FFT_M >> FFT_LAST_LOG2R; // distance between a butterfly's outputs
+    let pair = tid + h * FFT_THREADS;
+    let frame = pair >> (FFT_LOG2_M - FFT_LAST_LOG2R - 1u);
+    let u = pair & ((stride >> 1u) - 1u);
+    if (group_first_frame + frame >= params.frames) {
         return;
     }
-    let local_frame = group_first_frame + frame;
-    let z1 = fft_v[2u * slot_pair];
-    let z2 = fft_v[2u * slot_pair + 1u];
-    if (q == 0u) {
-        store_bin(local_frame, 0u, vec2<f32>(z1.x + z1.y, 0.0));
-        store_bin(local_frame, FFT_M, vec2<f32>(z1.x - z1.y, 0.0));
-        store_bin(local_frame, half_m, conj(z2));
-        return;
+    let first = u == 0u;
+    let a = 2u * h * r;
+    let b = a + r;
+    for (var step = 0u; step <= r; step++) {
+        let j = step % r;
+        let general_q = u + j * stride;
+        let general_z2 = fft_v[b + r - 1u - j];
+        // u = 0: steps 0..=r/2 pair butterfly 0 with itself, the rest butterfly M/2r.
+        let in_a = step <= r / 2u;
+        let m = step - (r / 2u + 1u);
+        let first_q = select((stride >> 1u) + m * stride, step * stride, in_a);
+        let first_z1 = select(fft_v[b + (m % r)], fft_v[a + (step % r)], in_a);
+        let first_z2 = select(fft_v[b + ((r - 1u - m) % r)], fft_v[a + ((r - step) % r)], in_a);
+        store_pair(
+            frame,
+            select(general_q, first_q, first),
+            select(fft_v[a + j], first_z1, first),
+            select(general_z2, first_z2, first),
+        );
     }
-    let even = 0.5 * (z1 + conj(z2));
-    let d = 0.5 * (z1 - conj(z2));
-    let odd = vec2<f32>(d.y, -d.x); // d / i
-    let w_odd = cmul(fft_twiddles[q], odd);
-    store_bin(local_frame, q, even + w_odd);
-    store_bin(local_frame, FFT_M - q, conj(even - w_odd));
 }
 
 @compute @workgroup_size(FFT_THREADS)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let first = (wg.x + wg.y * params.groups_x) * FFT_FRAMES;
-    // `first` is the same for the whole workgroup, so this exit is uniform.
-    if (first >= params.frame_count) {
+    let group = wg.x + wg.y * params.groups_x;
+    let signal = group / params.groups_per_signal;
+    // `signal` is the same for the whole workgroup, so this exit is uniform.
+    if (signal >= params.signals) {
         return;
     }
-    group_first_frame = first;
-    set_frame_origins(tid);
-    workgroupBarrier();
+    group_signal = signal;
+    group_first_frame = (group % params.groups_per_signal) * FFT_FRAMES;
     fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
-    for (var s = 0u; s < FFT_SLOTS / 2u; s++) {
-        unpack_pair(s, tid);
+    for (var h = 0u; h < (FFT_SLOTS >> (FFT_LAST_LOG2R + 1u)); h++) {
+        unpack_butterfly_pair(h, tid);
     }
 }

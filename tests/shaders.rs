@@ -3,6 +3,8 @@
 
 use wavesplat::gpu::fft::{FftPlan, MAX_N_FFT, MIN_N_FFT};
 use wavesplat::gpu::shader::{self, compose, validate};
+use wavesplat::stft::gpu::stft_constants;
+use wavesplat::stft::{SpectrumFormat, StftConfig};
 
 #[test]
 fn every_shader_instantiation_validates() {
@@ -17,10 +19,13 @@ fn every_shader_instantiation_validates() {
     while n <= MAX_N_FFT {
         for storage in [16 * 1024, 32 * 1024] {
             let plan = FftPlan::new(n, storage).unwrap();
-            for (kernel, source) in [("stft", shader::STFT_WGSL), ("istft", shader::ISTFT_WGSL)] {
-                let text = compose(&[&plan.wgsl_constants(), shader::FFT_WGSL, source]);
-                check(format!("{kernel}.{}", plan.key()), text);
+            for format in [SpectrumFormat::Complex, SpectrumFormat::Magnitude, SpectrumFormat::Power, SpectrumFormat::Db] {
+                let extra = stft_constants(&StftConfig::new(n, n / 4).with_format(format));
+                let text = compose(&[&plan.wgsl_constants(), &extra, shader::FFT_WGSL, shader::STFT_WGSL]);
+                check(format!("stft.{}.{format:?}", plan.key()), text);
             }
+            let text = compose(&[&plan.wgsl_constants(), shader::FFT_WGSL, shader::ISTFT_WGSL]);
+            check(format!("istft.{}", plan.key()), text);
         }
         n *= 2;
     }

@@ -33,9 +33,11 @@ pub struct FftPlan {
     pub threads: u32,
     /// Complex values each invocation holds.
     pub slots: u32,
-    /// Radix passes: pass 0 of radix 2^first_radix_log2, the rest radix 8.
+    /// Radix passes (at least 2): the first of radix 2^first_radix_log2, the
+    /// last of radix 2^last_radix_log2, radix 8 between.
     pub passes: u32,
     pub first_radix_log2: u32,
+    pub last_radix_log2: u32,
     /// Exchange real and imaginary parts in two rounds to fit workgroup memory.
     pub split: bool,
 }
@@ -66,18 +68,25 @@ impl FftPlan {
                 ),
             ));
         }
-        let first_radix_log2 = match log2_m % 3 {
-            0 => 3,
-            r => r,
+        // The last pass must have at least two butterflies per frame so the
+        // real-transform pairs (k, M/r - k) exist: 8 points run as 2 x 4.
+        let (first_radix_log2, last_radix_log2) = match log2_m {
+            3 => (1, 2),
+            _ => (match (log2_m - 3) % 3 {
+                0 => 3,
+                r => r,
+            }, 3),
         };
+        let passes = 2 + (log2_m - first_radix_log2 - last_radix_log2) / 3;
         Ok(FftPlan {
             n_fft: n_fft as u32,
             m,
             frames_per_group: elements / m,
             threads: elements / SLOTS,
             slots: SLOTS,
-            passes: 1 + (log2_m - first_radix_log2) / 3,
+            passes,
             first_radix_log2,
+            last_radix_log2,
             split,
         })
     }
@@ -98,7 +107,7 @@ impl FftPlan {
         format!(
             "const FFT_M: u32 = {}u;\nconst FFT_LOG2_M: u32 = {}u;\nconst FFT_FRAMES: u32 = {}u;\n\
              const FFT_THREADS: u32 = {}u;\nconst FFT_SLOTS: u32 = {}u;\nconst FFT_PASSES: u32 = {}u;\n\
-             const FFT_FIRST_LOG2R: u32 = {}u;\nconst FFT_SPLIT: bool = {};\n\
+             const FFT_FIRST_LOG2R: u32 = {}u;\nconst FFT_LAST_LOG2R: u32 = {}u;\nconst FFT_SPLIT: bool = {};\n\
              const FFT_SH_PAIRS: u32 = {}u;\nconst FFT_SH_HALVES: u32 = {}u;\n",
             self.m,
             self.m.trailing_zeros(),
@@ -107,6 +116,7 @@ impl FftPlan {
             self.slots,
             self.passes,
             self.first_radix_log2,
+            self.last_radix_log2,
             self.split,
             if self.split { 1 } else { elements },
             if self.split { elements } else { 1 },
@@ -136,10 +146,12 @@ mod tests {
         while n <= MAX_N_FFT {
             for storage in [16 * 1024, 32 * 1024] {
                 let p = FftPlan::new(n, storage).unwrap();
-                let radix_product = (1 << p.first_radix_log2) * 8u32.pow(p.passes - 1);
+                assert!(p.passes >= 2);
+                let radix_product =
+                    (1 << p.first_radix_log2) * (1 << p.last_radix_log2) * 8u32.pow(p.passes - 2);
                 assert_eq!(radix_product, p.m, "passes must multiply to M for n={n}");
                 assert_eq!(p.slots * p.threads, p.frames_per_group * p.m);
-                assert_eq!(p.slots % 8, 0);
+                assert_eq!(p.slots % (2 << p.last_radix_log2), 0, "last pass pairs butterflies");
                 assert!(p.threads <= 256, "default invocation limit");
                 let bytes = p.frames_per_group * p.m * if p.split { 4 } else { 8 };
                 assert!(bytes <= storage, "n={n} uses {bytes} bytes of {storage}");

@@ -13,13 +13,52 @@ use std::sync::Arc;
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct StftParams {
     signal_len: u32,
-    frames_per_signal: u32,
+    first_signal: u32,
+    signals: u32,
     first_frame: u32,
-    frame_count: u32,
+    frames: u32,
+    groups_per_signal: u32,
     hop: u32,
-    format: u32,
     groups_x: u32,
-    _pad: u32,
+    _pad: [u32; 4],
+}
+
+/// A rectangle of work one dispatch covers: whole signals when a signal's
+/// output fits one binding, else a range of one signal's frames. Blocks in
+/// order concatenate to the signals x frames x bins layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub first_signal: usize,
+    pub signals: usize,
+    pub first_frame: usize,
+    pub frames: usize,
+}
+
+/// Splits `signals` x `frames` into blocks of at most `max_frames` frames.
+pub fn plan_blocks(signals: usize, frames: usize, max_frames: usize) -> Vec<Block> {
+    let max_frames = max_frames.max(1);
+    if frames <= max_frames {
+        let per_block = max_frames / frames;
+        return (0..signals)
+            .step_by(per_block)
+            .map(|first| Block {
+                first_signal: first,
+                signals: per_block.min(signals - first),
+                first_frame: 0,
+                frames,
+            })
+            .collect();
+    }
+    (0..signals)
+        .flat_map(|signal| {
+            (0..frames).step_by(max_frames).map(move |first| Block {
+                first_signal: signal,
+                signals: 1,
+                first_frame: first,
+                frames: max_frames.min(frames - first),
+            })
+        })
+        .collect()
 }
 
 /// Keep in sync with `IstftParams` in shaders/istft.wgsl.
@@ -35,17 +74,25 @@ struct IstftParams {
     _pad: [u32; 2],
 }
 
+/// The pipeline for `entry` of an FFT kernel: the plan's constants, any
+/// kernel constants (`extra`, also part of the cache key), the FFT, the kernel.
 fn fft_pipeline(
     ctx: &GpuContext,
     kernel: &str,
     source: &str,
     plan: &FftPlan,
+    extra: &str,
     entry: &str,
 ) -> Result<Arc<wgpu::ComputePipeline>> {
-    let key = format!("{kernel}.{}", plan.key());
+    let key = format!("{kernel}.{}{extra}", plan.key());
     ctx.pipeline(&key, entry, || {
-        shader::compose(&[&plan.wgsl_constants(), shader::FFT_WGSL, source])
+        shader::compose(&[&plan.wgsl_constants(), extra, shader::FFT_WGSL, source])
     })
+}
+
+/// Kernel constants of the STFT shader for `cfg`.
+pub fn stft_constants(cfg: &StftConfig) -> String {
+    format!("const STFT_FORMAT: u32 = {}u;\n", cfg.format.shader_code())
 }
 
 fn bind_group(
@@ -213,27 +260,28 @@ fn prepare_resolution<'a>(
     cfg: &StftConfig,
 ) -> Result<Resolution<'a>> {
     let plan = FftPlan::new(cfg.n_fft, ctx.workgroup_storage())?;
-    let pipeline = fft_pipeline(ctx, "stft", shader::STFT_WGSL, &plan, "main")?;
+    let pipeline = fft_pipeline(ctx, "stft", shader::STFT_WGSL, &plan, &stft_constants(cfg), "main")?;
     let twiddles = ctx.upload("stft.twiddles", &plan.twiddles())?;
     let window = ctx.upload("stft.window", &window_f32(cfg))?;
     let frames_per_signal = cfg.frames(len);
-    let total = frames_per_signal * signals;
     let bytes_per_frame = (cfg.bins() * cfg.format.floats_per_bin() * 4) as u64;
     let max_frames = (ctx.max_binding() / bytes_per_frame).max(1) as usize;
     let mut chunks = Vec::new();
-    for first in (0..total).step_by(max_frames) {
-        let count = max_frames.min(total - first);
+    for block in plan_blocks(signals, frames_per_signal, max_frames) {
+        let count = block.signals * block.frames;
         let output = ctx.output_buffer("stft.spectra", count as u64 * bytes_per_frame)?;
-        let groups = dispatch_2d(plan.groups_for(count), ctx.max_groups_per_dimension());
+        let groups_per_signal = plan.groups_for(block.frames);
+        let groups = dispatch_2d(groups_per_signal * block.signals as u32, ctx.max_groups_per_dimension());
         let params = StftParams {
             signal_len: len as u32,
-            frames_per_signal: frames_per_signal as u32,
-            first_frame: first as u32,
-            frame_count: count as u32,
+            first_signal: block.first_signal as u32,
+            signals: block.signals as u32,
+            first_frame: block.first_frame as u32,
+            frames: block.frames as u32,
+            groups_per_signal,
             hop: cfg.hop as u32,
-            format: cfg.format.shader_code(),
             groups_x: groups.0,
-            _pad: 0,
+            _pad: [0; 4],
         };
         let params = ctx.uniform("stft.params", &params)?;
         let bind_group = bind_group(
@@ -298,8 +346,8 @@ pub fn istft(
             ctx.max_binding()
         )));
     }
-    let inverse = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "inverse_frames")?;
-    let overlap = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "overlap_add")?;
+    let inverse = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", "inverse_frames")?;
+    let overlap = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", "overlap_add")?;
     let twiddles = ctx.upload("istft.twiddles", &plan.twiddles())?;
     let window = ctx.upload("istft.window", &window_f32(cfg))?;
     let spectra = ctx.upload("istft.spectra", &spec.data)?;
@@ -358,4 +406,29 @@ pub fn istft(
     ctx.submit_and_wait("istft", encoder)?;
     let flat = ctx.read_staging::<f32>(&[&staging])?.remove(0);
     Ok(flat.chunks(len).map(<[f32]>::to_vec).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Block, plan_blocks};
+
+    #[test]
+    fn blocks_cover_every_frame_once_in_layout_order() {
+        for (signals, frames, max) in [(5, 10, 100), (5, 10, 25), (3, 10, 4), (1, 7, 7), (2, 9, 1)] {
+            let blocks = plan_blocks(signals, frames, max);
+            let mut covered = Vec::new();
+            for b in &blocks {
+                assert!(b.signals * b.frames <= max.max(1), "{b:?} over {max}");
+                for s in b.first_signal..b.first_signal + b.signals {
+                    for f in b.first_frame..b.first_frame + b.frames {
+                        covered.push((s, f));
+                    }
+                }
+            }
+            let expected: Vec<(usize, usize)> =
+                (0..signals).flat_map(|s| (0..frames).map(move |f| (s, f))).collect();
+            assert_eq!(covered, expected, "{signals} x {frames} in blocks of {max}");
+        }
+        assert_eq!(plan_blocks(2, 3, 6), vec![Block { first_signal: 0, signals: 2, first_frame: 0, frames: 3 }]);
+    }
 }
