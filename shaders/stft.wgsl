@@ -11,8 +11,10 @@
 // at signal `first_signal`, frame `first_frame`); each workgroup takes
 // FFT_FRAMES frames of one signal, so a frame's origin needs no division.
 
-// STFT_FORMAT (one of FORMAT_*) comes from the host's constant block: a
-// compile-time choice, so each pipeline holds only its own store path.
+// The host's constant block picks the output format at compile time:
+//   alias Bin = vec2<f32>;  fn to_bin(x: vec2<f32>) -> Bin { return bin_complex(x); }
+// (or f32 with bin_magnitude / bin_power / bin_db), so each pipeline holds only
+// its own store path and complex bins are stored as one 8-byte value.
 
 // Keep in sync with StftParams in src/stft/gpu.rs.
 struct StftParams {
@@ -31,15 +33,10 @@ struct StftParams {
     _pad3: u32,
 }
 
-const FORMAT_COMPLEX: u32 = 0u;
-const FORMAT_MAGNITUDE: u32 = 1u;
-const FORMAT_POWER: u32 = 2u;
-const FORMAT_DB: u32 = 3u;
-
 @group(0) @binding(0) var<storage, read> fft_twiddles: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read> window: array<vec2<f32>>;
 @group(0) @binding(2) var<storage, read> signals: array<f32>;
-@group(0) @binding(3) var<storage, read_write> spectra: array<f32>;
+@group(0) @binding(3) var<storage, read_write> spectra: array<Bin>;
 @group(0) @binding(4) var<uniform> params: StftParams;
 
 // The workgroup's signal (within the block) and first frame (within the block).
@@ -70,24 +67,26 @@ fn log10(x: f32) -> f32 {
     return log2(x) * 0.30102999566398120;
 }
 
+fn bin_complex(x: vec2<f32>) -> vec2<f32> {
+    return x;
+}
+
+fn bin_magnitude(x: vec2<f32>) -> f32 {
+    return sqrt(dot(x, x));
+}
+
+fn bin_power(x: vec2<f32>) -> f32 {
+    return dot(x, x);
+}
+
+// 10 log10(max(|x|^2, 1e-10)), as librosa.power_to_db without a reference.
+fn bin_db(x: vec2<f32>) -> f32 {
+    return 10.0 * log10(max(dot(x, x), 1e-10));
+}
+
 fn store_bin(frame: u32, k: u32, x: vec2<f32>) {
     let i = ((group_signal * params.frames) + group_first_frame + frame) * (FFT_M + 1u) + k;
-    let power = dot(x, x);
-    switch STFT_FORMAT {
-        case FORMAT_COMPLEX: {
-            spectra[2u * i] = x.x;
-            spectra[2u * i + 1u] = x.y;
-        }
-        case FORMAT_MAGNITUDE: {
-            spectra[i] = sqrt(power);
-        }
-        case FORMAT_POWER: {
-            spectra[i] = power;
-        }
-        default: {
-            spectra[i] = 10.0 * log10(max(power, 1e-10));
-        }
-    }
+    spectra[i] = to_bin(x);
 }
 
 // Bins q and M - q from Z[q] and Z[M - q]: X[q] = E + W^q O and

@@ -19,9 +19,19 @@ fn every_shader_instantiation_validates() {
     while n <= MAX_N_FFT {
         for storage in [16 * 1024, 32 * 1024] {
             let plan = FftPlan::new(n, storage).unwrap();
-            for format in [SpectrumFormat::Complex, SpectrumFormat::Magnitude, SpectrumFormat::Power, SpectrumFormat::Db] {
+            for format in [
+                SpectrumFormat::Complex,
+                SpectrumFormat::Magnitude,
+                SpectrumFormat::Power,
+                SpectrumFormat::Db,
+            ] {
                 let extra = stft_constants(&StftConfig::new(n, n / 4).with_format(format));
-                let text = compose(&[&plan.wgsl_constants(), &extra, shader::FFT_WGSL, shader::STFT_WGSL]);
+                let text = compose(&[
+                    &plan.wgsl_constants(),
+                    &extra,
+                    shader::FFT_WGSL,
+                    shader::STFT_WGSL,
+                ]);
                 check(format!("stft.{}.{format:?}", plan.key()), text);
             }
             let text = compose(&[&plan.wgsl_constants(), shader::FFT_WGSL, shader::ISTFT_WGSL]);

@@ -72,10 +72,13 @@ impl FftPlan {
         // real-transform pairs (k, M/r - k) exist: 8 points run as 2 x 4.
         let (first_radix_log2, last_radix_log2) = match log2_m {
             3 => (1, 2),
-            _ => (match (log2_m - 3) % 3 {
-                0 => 3,
-                r => r,
-            }, 3),
+            _ => (
+                match (log2_m - 3) % 3 {
+                    0 => 3,
+                    r => r,
+                },
+                3,
+            ),
         };
         let passes = 2 + (log2_m - first_radix_log2 - last_radix_log2) / 3;
         Ok(FftPlan {
@@ -151,7 +154,11 @@ mod tests {
                     (1 << p.first_radix_log2) * (1 << p.last_radix_log2) * 8u32.pow(p.passes - 2);
                 assert_eq!(radix_product, p.m, "passes must multiply to M for n={n}");
                 assert_eq!(p.slots * p.threads, p.frames_per_group * p.m);
-                assert_eq!(p.slots % (2 << p.last_radix_log2), 0, "last pass pairs butterflies");
+                assert_eq!(
+                    p.slots % (2 << p.last_radix_log2),
+                    0,
+                    "last pass pairs butterflies"
+                );
                 assert!(p.threads <= 256, "default invocation limit");
                 let bytes = p.frames_per_group * p.m * if p.split { 4 } else { 8 };
                 assert!(bytes <= storage, "n={n} uses {bytes} bytes of {storage}");

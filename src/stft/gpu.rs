@@ -2,7 +2,7 @@
 //! encoder and submitted once; results are read back once.
 
 use super::cpu::{check_invertible, istft_length};
-use super::{Spectrogram, StftConfig, check_batch};
+use super::{Spectrogram, SpectrumFormat, StftConfig, check_batch};
 use crate::error::{Error, Result};
 use crate::gpu::fft::FftPlan;
 use crate::gpu::{GpuContext, LINEAR_WORKGROUP, PooledBuffer, dispatch_2d, shader};
@@ -90,9 +90,16 @@ fn fft_pipeline(
     })
 }
 
-/// Kernel constants of the STFT shader for `cfg`.
+/// Kernel constants of the STFT shader for `cfg`: the bin type and the
+/// conversion `store_bin` applies (see shaders/stft.wgsl).
 pub fn stft_constants(cfg: &StftConfig) -> String {
-    format!("const STFT_FORMAT: u32 = {}u;\n", cfg.format.shader_code())
+    let (bin, convert) = match cfg.format {
+        SpectrumFormat::Complex => ("vec2<f32>", "bin_complex"),
+        SpectrumFormat::Magnitude => ("f32", "bin_magnitude"),
+        SpectrumFormat::Power => ("f32", "bin_power"),
+        SpectrumFormat::Db => ("f32", "bin_db"),
+    };
+    format!("alias Bin = {bin};\nfn to_bin(x: vec2<f32>) -> Bin {{ return {convert}(x); }}\n")
 }
 
 fn bind_group(
@@ -260,7 +267,14 @@ fn prepare_resolution<'a>(
     cfg: &StftConfig,
 ) -> Result<Resolution<'a>> {
     let plan = FftPlan::new(cfg.n_fft, ctx.workgroup_storage())?;
-    let pipeline = fft_pipeline(ctx, "stft", shader::STFT_WGSL, &plan, &stft_constants(cfg), "main")?;
+    let pipeline = fft_pipeline(
+        ctx,
+        "stft",
+        shader::STFT_WGSL,
+        &plan,
+        &stft_constants(cfg),
+        "main",
+    )?;
     let twiddles = ctx.upload("stft.twiddles", &plan.twiddles())?;
     let window = ctx.upload("stft.window", &window_f32(cfg))?;
     let frames_per_signal = cfg.frames(len);
@@ -271,7 +285,10 @@ fn prepare_resolution<'a>(
         let count = block.signals * block.frames;
         let output = ctx.output_buffer("stft.spectra", count as u64 * bytes_per_frame)?;
         let groups_per_signal = plan.groups_for(block.frames);
-        let groups = dispatch_2d(groups_per_signal * block.signals as u32, ctx.max_groups_per_dimension());
+        let groups = dispatch_2d(
+            groups_per_signal * block.signals as u32,
+            ctx.max_groups_per_dimension(),
+        );
         let params = StftParams {
             signal_len: len as u32,
             first_signal: block.first_signal as u32,
@@ -346,7 +363,14 @@ pub fn istft(
             ctx.max_binding()
         )));
     }
-    let inverse = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", "inverse_frames")?;
+    let inverse = fft_pipeline(
+        ctx,
+        "istft",
+        shader::ISTFT_WGSL,
+        &plan,
+        "",
+        "inverse_frames",
+    )?;
     let overlap = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", "overlap_add")?;
     let twiddles = ctx.upload("istft.twiddles", &plan.twiddles())?;
     let window = ctx.upload("istft.window", &window_f32(cfg))?;
@@ -414,7 +438,8 @@ mod tests {
 
     #[test]
     fn blocks_cover_every_frame_once_in_layout_order() {
-        for (signals, frames, max) in [(5, 10, 100), (5, 10, 25), (3, 10, 4), (1, 7, 7), (2, 9, 1)] {
+        for (signals, frames, max) in [(5, 10, 100), (5, 10, 25), (3, 10, 4), (1, 7, 7), (2, 9, 1)]
+        {
             let blocks = plan_blocks(signals, frames, max);
             let mut covered = Vec::new();
             for b in &blocks {
@@ -425,10 +450,19 @@ mod tests {
                     }
                 }
             }
-            let expected: Vec<(usize, usize)> =
-                (0..signals).flat_map(|s| (0..frames).map(move |f| (s, f))).collect();
+            let expected: Vec<(usize, usize)> = (0..signals)
+                .flat_map(|s| (0..frames).map(move |f| (s, f)))
+                .collect();
             assert_eq!(covered, expected, "{signals} x {frames} in blocks of {max}");
         }
-        assert_eq!(plan_blocks(2, 3, 6), vec![Block { first_signal: 0, signals: 2, first_frame: 0, frames: 3 }]);
+        assert_eq!(
+            plan_blocks(2, 3, 6),
+            vec![Block {
+                first_signal: 0,
+                signals: 2,
+                first_frame: 0,
+                frames: 3
+            }]
+        );
     }
 }

@@ -76,11 +76,6 @@ impl SpectrumFormat {
         }
     }
 
-    /// The code the shaders use (keep in sync with FORMAT_* in shaders/stft.wgsl).
-    pub fn shader_code(self) -> u32 {
-        self as u32
-    }
-
     /// Converts one complex bin to this format (the CPU side of the shader's store).
     pub fn convert(self, re: f32, im: f32, out: &mut Vec<f32>) {
         let power = re * re + im * im;
