@@ -3,8 +3,6 @@
 //
 // This file is not a shader on its own. The host prepends a constant block
 // (src/gpu/fft.rs, `FftPlan::wgsl_constants`) and appends a kernel file that
-//   * declares `@group(0) @binding(0) var<storage, read> fft_twiddles: array<vec2<f32>>;`
-//     holding exp(-2 pi i q / (2 FFT_M)) for q in 0..2 FFT_M (the host builds it in f64),
 //   * defines `fn fft_source(frame: u32, n: u32) -> vec2<f32>` returning element n
 //     of the workgroup's local frame `frame` (the transform input),
 //   * calls `fft_run(tid, order)` from uniform control flow.
@@ -26,9 +24,11 @@
 // Index scheme (Bainville's Stockham formulation): in a pass of radix r after
 // sub-transforms of length p, butterfly i of a frame reads elements i + j M/r and
 // writes (i - i mod p) r + i mod p + j p, after twiddling input j by
-// w^j, w = exp(-2 pi i (i mod p) / (p r)). Only w is read from the table; its
-// powers are products (a few ulps, far below the 1e-5 the tests demand), which
-// saves memory traffic where it costs most.
+// w^j, w = exp(-2 pi i (i mod p) / (p r)). Twiddles are computed, not read
+// from a table (`unit_root`): arithmetic is cheap everywhere and memory traffic
+// is what every device pays for, CPU rasterisers most of all. Only w is
+// computed; its powers are products (a few ulps, far below the 1e-5 the tests
+// demand).
 //
 // The last pass leaves its outputs in registers: slot s holds element
 // `fft_out_pos(FFT_PASSES - 1, s, tid, order)`. With order REAL_PAIRS the last
@@ -59,9 +59,39 @@ fn mul_neg_i(a: vec2<f32>) -> vec2<f32> {
     return vec2<f32>(a.y, -a.x);
 }
 
+// exp(-2 pi i q / 2^log2n) for 0 <= q < 2^log2n, to about 1 ulp: q is reduced
+// to an angle x in [0, pi/4] by exact integer octant symmetry, then sin and cos
+// of x come from their Taylor series (truncation error < 2e-9 there).
+fn unit_root(q: u32, log2n: u32) -> vec2<f32> {
+    let n = 1u << log2n;
+    let quarter = max(n >> 2u, 1u);
+    let quadrant = (q * 4u) >> log2n; // q / (n/4), exact for n >= 4
+    let r = q - quadrant * quarter;
+    let flip = 2u * r > quarter; // past the octant: use the complementary angle
+    let x = f32(select(r, quarter - r, flip)) * (6.283185307179586 / f32(n));
+    let x2 = x * x;
+    let sin_x = x * (1.0 + x2 * (-1.0 / 6.0 + x2 * (1.0 / 120.0 + x2 * (-1.0 / 5040.0 + x2 * (1.0 / 362880.0)))));
+    let cos_x = 1.0 + x2 * (-0.5 + x2 * (1.0 / 24.0 + x2 * (-1.0 / 720.0 + x2 * (1.0 / 40320.0 + x2 * (-1.0 / 3628800.0)))));
+    // (cos, sin) of the angle within its quadrant, then rotated by quadrant * pi/2.
+    let c = select(cos_x, sin_x, flip);
+    let s = select(sin_x, cos_x, flip);
+    var cs = vec2<f32>(c, s);
+    if (log2n < 2u) {
+        // n = 1 or 2: the quadrant arithmetic above does not apply.
+        cs = select(vec2<f32>(1.0, 0.0), vec2<f32>(-1.0, 0.0), q == 1u && n == 2u);
+    } else if (quadrant == 1u) {
+        cs = vec2<f32>(-s, c);
+    } else if (quadrant == 2u) {
+        cs = vec2<f32>(-c, -s);
+    } else if (quadrant == 3u) {
+        cs = vec2<f32>(s, -c);
+    }
+    return vec2<f32>(cs.x, -cs.y);
+}
+
 // exp(-2 pi i q / FFT_M)
 fn fft_twiddle(q: u32) -> vec2<f32> {
-    return fft_twiddles[2u * q];
+    return unit_root(q, FFT_LOG2_M);
 }
 
 // log2 of the radix of `pass_index`.

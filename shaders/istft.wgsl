@@ -19,7 +19,6 @@ struct IstftParams {
     _pad1: u32,
 }
 
-@group(0) @binding(0) var<storage, read> fft_twiddles: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read> window: array<f32>;
 @group(0) @binding(2) var<storage, read> spectra: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read_write> frames: array<f32>;
@@ -45,7 +44,7 @@ fn fft_source(frame: u32, k: u32) -> vec2<f32> {
     let a = bin(g, k);
     let b = conj(bin(g, FFT_M - k));
     let even = 0.5 * (a + b);
-    let odd = cmul(0.5 * (a - b), conj(fft_twiddles[k]));
+    let odd = cmul(0.5 * (a - b), conj(unit_root(k, FFT_LOG2_M + 1u)));
     let z = even + vec2<f32>(-odd.y, odd.x); // even + i odd
     return conj(z);
 }

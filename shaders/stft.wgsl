@@ -27,17 +27,13 @@ struct StftParams {
     groups_per_signal: u32,
     hop: u32,
     groups_x: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
+    // Window w[t] = a0 - a1 cos(2 pi t / N) + a2 cos(4 pi t / N), as (a0, a1, a2, 0).
+    window: vec4<f32>,
 }
 
-@group(0) @binding(0) var<storage, read> fft_twiddles: array<vec2<f32>>;
-@group(0) @binding(1) var<storage, read> window: array<vec2<f32>>;
-@group(0) @binding(2) var<storage, read> signals: array<f32>;
-@group(0) @binding(3) var<storage, read_write> spectra: array<Bin>;
-@group(0) @binding(4) var<uniform> params: StftParams;
+@group(0) @binding(0) var<storage, read> signals: array<f32>;
+@group(0) @binding(1) var<storage, read_write> spectra: array<Bin>;
+@group(0) @binding(2) var<uniform> params: StftParams;
 
 // The workgroup's signal (within the block) and first frame (within the block).
 var<private> group_signal: u32;
@@ -60,7 +56,14 @@ fn fft_source(frame: u32, n: u32) -> vec2<f32> {
     let base = i32((params.first_signal + group_signal) * params.signal_len);
     let t = i32((params.first_frame + f) * params.hop) - i32(FFT_M) + 2 * i32(n);
     let x = vec2<f32>(signals[base + reflect_index(t, len)], signals[base + reflect_index(t + 1, len)]);
-    return x * window[n];
+    return x * vec2<f32>(window_at(2u * n), window_at(2u * n + 1u));
+}
+
+// The cosine-sum window at sample t of N = 2 FFT_M, computed rather than read.
+fn window_at(t: u32) -> f32 {
+    let c = unit_root(t, FFT_LOG2_M + 1u).x;
+    let w = params.window;
+    return w.x - w.y * c + w.z * (2.0 * c * c - 1.0);
 }
 
 fn log10(x: f32) -> f32 {
@@ -96,7 +99,7 @@ fn store_bin(frame: u32, k: u32, x: vec2<f32>) {
 fn store_pair(frame: u32, q: u32, z1: vec2<f32>, z2: vec2<f32>) {
     let even = 0.5 * (z1 + conj(z2));
     let odd = mul_neg_i(0.5 * (z1 - conj(z2))); // (z1 - conj z2) / 2i
-    let w_odd = cmul(fft_twiddles[q], odd);
+    let w_odd = cmul(unit_root(q, FFT_LOG2_M + 1u), odd);
     store_bin(frame, q, even + w_odd);
     store_bin(frame, FFT_M - q, conj(even - w_odd));
 }

@@ -20,7 +20,7 @@ struct StftParams {
     groups_per_signal: u32,
     hop: u32,
     groups_x: u32,
-    _pad: [u32; 4],
+    window: [f32; 4],
 }
 
 /// A rectangle of work one dispatch covers: whole signals when a signal's
@@ -124,6 +124,11 @@ fn bind_group(
     })
 }
 
+fn window_terms(cfg: &StftConfig) -> [f32; 4] {
+    let [a0, a1, a2] = cfg.window.cosine_terms();
+    [a0 as f32, a1 as f32, a2 as f32, 0.0]
+}
+
 fn window_f32(cfg: &StftConfig) -> Vec<f32> {
     cfg.window
         .coefficients(cfg.n_fft)
@@ -146,7 +151,6 @@ struct Resolution<'a> {
     frames_per_signal: usize,
     pipeline: Arc<wgpu::ComputePipeline>,
     chunks: Vec<Chunk<'a>>,
-    _tables: [PooledBuffer<'a>; 2],
 }
 
 /// A batch uploaded and ready to transform at one or more resolutions.
@@ -275,8 +279,6 @@ fn prepare_resolution<'a>(
         &stft_constants(cfg),
         "main",
     )?;
-    let twiddles = ctx.upload("stft.twiddles", &plan.twiddles())?;
-    let window = ctx.upload("stft.window", &window_f32(cfg))?;
     let frames_per_signal = cfg.frames(len);
     let bytes_per_frame = (cfg.bins() * cfg.format.floats_per_bin() * 4) as u64;
     let max_frames = (ctx.max_binding() / bytes_per_frame).max(1) as usize;
@@ -298,20 +300,14 @@ fn prepare_resolution<'a>(
             groups_per_signal,
             hop: cfg.hop as u32,
             groups_x: groups.0,
-            _pad: [0; 4],
+            window: window_terms(cfg),
         };
         let params = ctx.uniform("stft.params", &params)?;
         let bind_group = bind_group(
             ctx,
             "stft",
             &pipeline,
-            &[
-                (0, &twiddles),
-                (1, &window),
-                (2, input),
-                (3, &output),
-                (4, &params),
-            ],
+            &[(0, input), (1, &output), (2, &params)],
         )?;
         chunks.push(Chunk {
             output,
@@ -325,7 +321,6 @@ fn prepare_resolution<'a>(
         frames_per_signal,
         pipeline,
         chunks,
-        _tables: [twiddles, window],
     })
 }
 
@@ -372,7 +367,6 @@ pub fn istft(
         "inverse_frames",
     )?;
     let overlap = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", "overlap_add")?;
-    let twiddles = ctx.upload("istft.twiddles", &plan.twiddles())?;
     let window = ctx.upload("istft.window", &window_f32(cfg))?;
     let spectra = ctx.upload("istft.spectra", &spec.data)?;
     let frames = ctx.output_buffer("istft.frames", frame_bytes)?;
@@ -400,7 +394,6 @@ pub fn istft(
         "istft.frames",
         &inverse,
         &[
-            (0, &twiddles),
             (1, &window),
             (2, &spectra),
             (3, &frames),

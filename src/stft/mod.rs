@@ -24,15 +24,23 @@ pub enum Window {
 }
 
 impl Window {
+    /// (a0, a1, a2) of the cosine sum w[t] = a0 - a1 cos(2 pi t / N) + a2 cos(4 pi t / N).
+    pub fn cosine_terms(self) -> [f64; 3] {
+        match self {
+            Window::Hann => [0.5, 0.5, 0.0],
+            Window::Hamming => [0.54, 0.46, 0.0],
+            Window::Blackman => [0.42, 0.5, 0.08],
+            Window::Rectangular => [1.0, 0.0, 0.0],
+        }
+    }
+
     /// The N window coefficients, periodic (the DFT-even form).
     pub fn coefficients(self, n: usize) -> Vec<f64> {
-        let phase = |i: usize| 2.0 * PI * i as f64 / n as f64;
+        let [a0, a1, a2] = self.cosine_terms();
         (0..n)
-            .map(|i| match self {
-                Window::Hann => 0.5 - 0.5 * phase(i).cos(),
-                Window::Hamming => 0.54 - 0.46 * phase(i).cos(),
-                Window::Blackman => 0.42 - 0.5 * phase(i).cos() + 0.08 * (2.0 * phase(i)).cos(),
-                Window::Rectangular => 1.0,
+            .map(|i| {
+                let phase = 2.0 * PI * i as f64 / n as f64;
+                a0 - a1 * phase.cos() + a2 * (2.0 * phase).cos()
             })
             .collect()
     }
