@@ -1,4 +1,4 @@
-// Shared workgroup FFT: a mixed radix-8/4/2 Stockham transform held in
+// Shared workgroup FFT: a mixed radix-16/8/4/2 Stockham transform held in
 // registers, with workgroup memory used only to exchange values between passes.
 //
 // This file is not a shader on its own. The host prepends a constant block
@@ -12,10 +12,11 @@
 //   FFT_LOG2_M       log2(FFT_M)
 //   FFT_FRAMES       transforms per workgroup
 //   FFT_THREADS      invocations per workgroup
-//   FFT_SLOTS        values each invocation holds (FFT_FRAMES * FFT_M / FFT_THREADS, a multiple of 8)
+//   FFT_SLOTS        values each invocation holds (FFT_FRAMES * FFT_M / FFT_THREADS,
+//                    a multiple of twice the last radix)
 //   FFT_PASSES       number of radix passes (at least 2)
-//   FFT_FIRST_LOG2R  log2 of the radix of the first pass (1, 2 or 3)
-//   FFT_LAST_LOG2R   log2 of the radix of the last pass (2 or 3); passes between are radix 8
+//   FFT_FIRST_LOG2R  log2 of the radix of the first pass (1 to 5)
+//   FFT_LAST_LOG2R   log2 of the radix of the last pass (2 to 4); passes between are radix 16
 //   FFT_SH_PAIRS     length of the complex exchange array (1 when FFT_SPLIT)
 //   FFT_SH_HALVES    length of the real exchange array (1 unless FFT_SPLIT)
 //   FFT_SPLIT        true when workgroup memory cannot hold FFT_FRAMES * FFT_M complex values:
@@ -99,12 +100,12 @@ fn fft_radix_log2(pass_index: u32) -> u32 {
     if (pass_index == 0u) {
         return FFT_FIRST_LOG2R;
     }
-    return select(3u, FFT_LAST_LOG2R, pass_index == FFT_PASSES - 1u);
+    return select(4u, FFT_LAST_LOG2R, pass_index == FFT_PASSES - 1u);
 }
 
 // log2 of the length of the sub-transforms already done before `pass_index`.
 fn fft_span_log2(pass_index: u32) -> u32 {
-    return select(FFT_FIRST_LOG2R + 3u * (pass_index - 1u), 0u, pass_index == 0u);
+    return select(FFT_FIRST_LOG2R + 4u * (pass_index - 1u), 0u, pass_index == 0u);
 }
 
 // Every size is a power of two, so indices use shifts and masks: integer
@@ -147,8 +148,14 @@ fn fft_out_pos(pass_index: u32, slot: u32, tid: u32, order: u32) -> u32 {
     let b = fft_butterfly(pass_index, slot >> lr, tid, order);
     let i = b & ((1u << lf) - 1u);
     let k = i & ((1u << lp) - 1u);
-    let j = slot & ((1u << lr) - 1u);
+    let j = fft_output_index(lr, slot & ((1u << lr) - 1u));
     return ((b >> lf) << FFT_LOG2_M) + ((i - k) << lr) + k + (j << lp);
+}
+
+// Which butterfly output a slot holds after a pass of radix 2^lr: the slot
+// itself, except for radix 32 (see fft_radix32_pass).
+fn fft_output_index(lr: u32, slot: u32) -> u32 {
+    return select(slot, (slot >> 1u) + 16u * (slot & 1u), lr == 5u);
 }
 
 fn fft_sh_store(i: u32, value: vec2<f32>, round: u32) {
@@ -195,77 +202,121 @@ fn fft_pass_twiddle(pass_index: u32, g: u32, tid: u32, order: u32) -> vec2<f32> 
 fn fft_radix2_pass(pass_index: u32, tid: u32, order: u32) {
     for (var s = 0u; s < FFT_SLOTS / 2u; s++) {
         let o = 2u * s;
+        fft_twiddle_inputs(pass_index, o, 2u, fft_pass_twiddle(pass_index, s, tid, order));
         let a0 = fft_v[o];
-        let a1 = cmul(fft_v[o + 1u], fft_pass_twiddle(pass_index, s, tid, order));
+        let a1 = fft_v[o + 1u];
         fft_v[o] = a0 + a1;
         fft_v[o + 1u] = a0 - a1;
     }
 }
 
 fn fft_radix4_pass(pass_index: u32, tid: u32, order: u32) {
-    for (var s = 0u; s < FFT_SLOTS / 4u; s++) {
-        let o = 4u * s;
-        let w1 = fft_pass_twiddle(pass_index, s, tid, order);
-        let w2 = cmul(w1, w1);
-        let a0 = fft_v[o];
-        let a1 = cmul(fft_v[o + 1u], w1);
-        let a2 = cmul(fft_v[o + 2u], w2);
-        let a3 = cmul(fft_v[o + 3u], cmul(w2, w1));
-        let t0 = a0 + a2;
-        let t1 = a0 - a2;
-        let t2 = a1 + a3;
-        let t3 = mul_neg_i(a1 - a3);
-        fft_v[o] = t0 + t2;
-        fft_v[o + 1u] = t1 + t3;
-        fft_v[o + 2u] = t0 - t2;
-        fft_v[o + 3u] = t1 - t3;
+    for (var g = 0u; g < FFT_SLOTS / 4u; g++) {
+        let o = 4u * g;
+        fft_twiddle_inputs(pass_index, o, 4u, fft_pass_twiddle(pass_index, g, tid, order));
+        fft_store4(o, 1u, dft4(fft_v[o], fft_v[o + 1u], fft_v[o + 2u], fft_v[o + 3u]));
+    }
+}
+
+// 4-point DFT (forward).
+fn dft4(a0: vec2<f32>, a1: vec2<f32>, a2: vec2<f32>, a3: vec2<f32>) -> array<vec2<f32>, 4> {
+    let t0 = a0 + a2;
+    let t1 = a0 - a2;
+    let t2 = a1 + a3;
+    let t3 = mul_neg_i(a1 - a3);
+    return array<vec2<f32>, 4>(t0 + t2, t1 + t3, t0 - t2, t1 - t3);
+}
+
+// exp(-2 pi i / 8) * a and exp(-6 pi i / 8) * a.
+fn mul_w8(a: vec2<f32>) -> vec2<f32> {
+    return 0.70710678118654752 * vec2<f32>(a.x + a.y, a.y - a.x);
+}
+
+fn mul_w8_cubed(a: vec2<f32>) -> vec2<f32> {
+    return 0.70710678118654752 * vec2<f32>(a.y - a.x, -a.x - a.y);
+}
+
+// Twiddles input j of the butterfly at slot offset o by w^j, j in 1..r
+// (nothing to do in pass 0, where every w is 1; the check folds away there).
+fn fft_twiddle_inputs(pass_index: u32, o: u32, r: u32, w1: vec2<f32>) {
+    if (pass_index == 0u) {
+        return;
+    }
+    var w = w1;
+    for (var j = 1u; j < r; j++) {
+        fft_v[o + j] = cmul(fft_v[o + j], w);
+        w = cmul(w, w1);
     }
 }
 
 fn fft_radix8_pass(pass_index: u32, tid: u32, order: u32) {
-    let r = 0.70710678118654752; // 1 / sqrt(2)
-    for (var s = 0u; s < FFT_SLOTS / 8u; s++) {
-        let o = 8u * s;
-        let w1 = fft_pass_twiddle(pass_index, s, tid, order);
-        let w2 = cmul(w1, w1);
-        let w3 = cmul(w2, w1);
-        let w4 = cmul(w2, w2);
-        let a0 = fft_v[o];
-        let a1 = cmul(fft_v[o + 1u], w1);
-        let a2 = cmul(fft_v[o + 2u], w2);
-        let a3 = cmul(fft_v[o + 3u], w3);
-        let a4 = cmul(fft_v[o + 4u], w4);
-        let a5 = cmul(fft_v[o + 5u], cmul(w4, w1));
-        let a6 = cmul(fft_v[o + 6u], cmul(w3, w3));
-        let a7 = cmul(fft_v[o + 7u], cmul(w4, w3));
-        // Radix-4 transforms of the even and odd inputs ...
-        let e0 = a0 + a4;
-        let e1 = a0 - a4;
-        let e2 = a2 + a6;
-        let e3 = mul_neg_i(a2 - a6);
-        let d0 = a1 + a5;
-        let d1 = a1 - a5;
-        let d2 = a3 + a7;
-        let d3 = mul_neg_i(a3 - a7);
-        let even0 = e0 + e2;
-        let even1 = e1 + e3;
-        let even2 = e0 - e2;
-        let even3 = e1 - e3;
-        let odd0 = d0 + d2;
-        let q1 = d1 + d3;
-        let odd2 = mul_neg_i(d0 - d2);
-        let q3 = d1 - d3;
-        // ... combined with exp(-2 pi i k / 8) on the odd half.
-        let odd1 = r * vec2<f32>(q1.x + q1.y, q1.y - q1.x);
-        let odd3 = r * vec2<f32>(q3.y - q3.x, -q3.x - q3.y);
-        fft_v[o] = even0 + odd0;
-        fft_v[o + 1u] = even1 + odd1;
-        fft_v[o + 2u] = even2 + odd2;
-        fft_v[o + 3u] = even3 + odd3;
-        fft_v[o + 4u] = even0 - odd0;
-        fft_v[o + 5u] = even1 - odd1;
-        fft_v[o + 6u] = even2 - odd2;
-        fft_v[o + 7u] = even3 - odd3;
+    for (var g = 0u; g < FFT_SLOTS / 8u; g++) {
+        let o = 8u * g;
+        fft_twiddle_inputs(pass_index, o, 8u, fft_pass_twiddle(pass_index, g, tid, order));
+        // Radix-4 transforms of the even and odd inputs, combined with w8^k.
+        let e = dft4(fft_v[o], fft_v[o + 2u], fft_v[o + 4u], fft_v[o + 6u]);
+        let d = dft4(fft_v[o + 1u], fft_v[o + 3u], fft_v[o + 5u], fft_v[o + 7u]);
+        let odd = array<vec2<f32>, 4>(d[0], mul_w8(d[1]), mul_neg_i(d[2]), mul_w8_cubed(d[3]));
+        for (var k = 0u; k < 4u; k++) {
+            fft_v[o + k] = e[k] + odd[k];
+            fft_v[o + k + 4u] = e[k] - odd[k];
+        }
+    }
+}
+
+// exp(-2 pi i m / 16) for the products m = n2 * k1 a 4 x 4 split needs.
+const W16_1: vec2<f32> = vec2<f32>(0.92387953251128676, -0.38268343236508977);
+const W16_2: vec2<f32> = vec2<f32>(0.70710678118654752, -0.70710678118654752);
+const W16_3: vec2<f32> = vec2<f32>(0.38268343236508977, -0.92387953251128676);
+const W16_6: vec2<f32> = vec2<f32>(-0.70710678118654752, -0.70710678118654752);
+const W16_9: vec2<f32> = vec2<f32>(-0.92387953251128676, 0.38268343236508977);
+
+// Writes y[k2] to slot o + stride * k2.
+fn fft_store4(o: u32, stride: u32, y: array<vec2<f32>, 4>) {
+    for (var k2 = 0u; k2 < 4u; k2++) {
+        fft_v[o + stride * k2] = y[k2];
+    }
+}
+
+// In-place 16-point DFT of slots o + stride * n, n in 0..16: input n = n2 + 4 n1,
+// output k = k1 + 4 k2 lands in slot o + stride * k. DFTs over n1, twiddles
+// w16^(n2 k1), DFTs over n2. Straight-line code on purpose: CPU rasterisers
+// keep it in registers, where a local array indexed in nested loops may go to memory.
+fn fft_dft16(o: u32, stride: u32) {
+    let s = stride;
+    let t0 = dft4(fft_v[o], fft_v[o + 4u * s], fft_v[o + 8u * s], fft_v[o + 12u * s]);
+    let t1 = dft4(fft_v[o + s], fft_v[o + 5u * s], fft_v[o + 9u * s], fft_v[o + 13u * s]);
+    let t2 = dft4(fft_v[o + 2u * s], fft_v[o + 6u * s], fft_v[o + 10u * s], fft_v[o + 14u * s]);
+    let t3 = dft4(fft_v[o + 3u * s], fft_v[o + 7u * s], fft_v[o + 11u * s], fft_v[o + 15u * s]);
+    fft_store4(o, 4u * s, dft4(t0[0], t1[0], t2[0], t3[0]));
+    fft_store4(o + s, 4u * s, dft4(t0[1], cmul(t1[1], W16_1), cmul(t2[1], W16_2), cmul(t3[1], W16_3)));
+    fft_store4(o + 2u * s, 4u * s, dft4(t0[2], cmul(t1[2], W16_2), mul_neg_i(t2[2]), cmul(t3[2], W16_6)));
+    fft_store4(o + 3u * s, 4u * s, dft4(t0[3], cmul(t1[3], W16_3), cmul(t2[3], W16_6), cmul(t3[3], W16_9)));
+}
+
+fn fft_radix16_pass(pass_index: u32, tid: u32, order: u32) {
+    for (var g = 0u; g < FFT_SLOTS / 16u; g++) {
+        let o = 16u * g;
+        fft_twiddle_inputs(pass_index, o, 16u, fft_pass_twiddle(pass_index, g, tid, order));
+        fft_dft16(o, 1u);
+    }
+}
+
+// Radix 32, used only as the first pass (no input twiddles): 16-point DFTs of
+// the even and odd slots in place, combined as y[k] = E[k] + w32^k O[k] into
+// slot 2k and y[k + 16] = E[k] - w32^k O[k] into slot 2k + 1. Outputs thus stay
+// permuted; `fft_output_index` undoes it.
+fn fft_radix32_pass(tid: u32) {
+    for (var g = 0u; g < FFT_SLOTS / 32u; g++) {
+        let o = 32u * g;
+        fft_dft16(o, 2u);
+        fft_dft16(o + 1u, 2u);
+        for (var k = 0u; k < 16u; k++) {
+            let e = fft_v[o + 2u * k];
+            let d = cmul(fft_v[o + 2u * k + 1u], unit_root(k, 5u));
+            fft_v[o + 2u * k] = e + d;
+            fft_v[o + 2u * k + 1u] = e - d;
+        }
     }
 }
 
@@ -273,6 +324,12 @@ fn fft_radix8_pass(pass_index: u32, tid: u32, order: u32) {
 // folds away: CPU rasterisers run every side of a branch they cannot prove uniform.
 fn fft_pass(pass_index: u32, log2r: u32, tid: u32, order: u32) {
     switch log2r {
+        case 5u: {
+            fft_radix32_pass(tid);
+        }
+        case 4u: {
+            fft_radix16_pass(pass_index, tid, order);
+        }
         case 3u: {
             fft_radix8_pass(pass_index, tid, order);
         }
@@ -295,7 +352,7 @@ fn fft_run(tid: u32, order: u32) {
     fft_pass(0u, FFT_FIRST_LOG2R, tid, order);
     fft_exchange(0u, tid, order);
     for (var pass_index = 1u; pass_index + 1u < FFT_PASSES; pass_index++) {
-        fft_radix8_pass(pass_index, tid, order);
+        fft_radix16_pass(pass_index, tid, order);
         fft_exchange(pass_index, tid, order);
     }
     fft_pass(FFT_PASSES - 1u, FFT_LAST_LOG2R, tid, order);

@@ -14,11 +14,11 @@ use std::f64::consts::PI;
 pub const MIN_N_FFT: usize = 16;
 pub const MAX_N_FFT: usize = 8192;
 
-/// Complex values each invocation holds: two radix-8 butterflies a pass.
-const SLOTS: u32 = 16;
+/// Complex values each invocation holds: two radix-16 butterflies a pass.
+const SLOTS: u32 = 32;
 /// Complex values per workgroup for small transforms: several frames share a
-/// workgroup so every invocation has work.
-const MIN_ELEMENTS: u32 = 1024;
+/// workgroup so it has at least 64 invocations.
+const MIN_ELEMENTS: u32 = 2048;
 
 /// How one real FFT size maps onto workgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,19 +68,23 @@ impl FftPlan {
                 ),
             ));
         }
-        // The last pass must have at least two butterflies per frame so the
-        // real-transform pairs (k, M/r - k) exist: 8 points run as 2 x 4.
+        // Radix 16 wherever it fits. The last pass must have at least two
+        // butterflies per frame so the real-transform pairs (k, M/r - k) exist:
+        // 8 points run as 2 x 4, 16 as 2 x 8.
         let (first_radix_log2, last_radix_log2) = match log2_m {
             3 => (1, 2),
+            4 => (1, 3),
+            // 512 as 32 x 16: one exchange instead of two (radix 32 is first-pass only).
+            9 => (5, 4),
             _ => (
-                match (log2_m - 3) % 3 {
-                    0 => 3,
+                match (log2_m - 4) % 4 {
+                    0 => 4,
                     r => r,
                 },
-                3,
+                4,
             ),
         };
-        let passes = 2 + (log2_m - first_radix_log2 - last_radix_log2) / 3;
+        let passes = 2 + (log2_m - first_radix_log2 - last_radix_log2) / 4;
         Ok(FftPlan {
             n_fft: n_fft as u32,
             m,
@@ -151,7 +155,7 @@ mod tests {
                 let p = FftPlan::new(n, storage).unwrap();
                 assert!(p.passes >= 2);
                 let radix_product =
-                    (1 << p.first_radix_log2) * (1 << p.last_radix_log2) * 8u32.pow(p.passes - 2);
+                    (1 << p.first_radix_log2) * (1 << p.last_radix_log2) * 16u32.pow(p.passes - 2);
                 assert_eq!(radix_product, p.m, "passes must multiply to M for n={n}");
                 assert_eq!(p.slots * p.threads, p.frames_per_group * p.m);
                 assert_eq!(

@@ -393,12 +393,7 @@ pub fn istft(
         ctx,
         "istft.frames",
         &inverse,
-        &[
-            (1, &window),
-            (2, &spectra),
-            (3, &frames),
-            (5, &params),
-        ],
+        &[(1, &window), (2, &spectra), (3, &frames), (5, &params)],
     )?;
     let overlap_group = bind_group(
         ctx,
