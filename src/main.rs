@@ -243,7 +243,9 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    // symphonia logs a probe's every failed guess as an error; our error says it once.
+    let filter = format!("{level},symphonia=off");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter)).init();
     let result = match &cli.command {
         Command::Info { json } => run_info(*json),
         Command::Stft(args) => run_stft(args),

@@ -9,9 +9,9 @@ use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 
 /// Writes frame `f` of `signal`, windowed, into `out` (torch framing).
-fn frame_into<T: Copy>(signal: &[f32], f: usize, cfg: &StftConfig, window: &[T], out: &mut [T])
+fn frame_into<T>(signal: &[f32], f: usize, cfg: &StftConfig, window: &[T], out: &mut [T])
 where
-    T: std::ops::Mul<Output = T> + From<f32>,
+    T: Copy + std::ops::Mul<Output = T> + From<f32>,
 {
     let start = (f * cfg.hop) as isize - (cfg.n_fft / 2) as isize;
     for (n, (o, w)) in out.iter_mut().zip(window).enumerate() {

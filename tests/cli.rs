@@ -1,0 +1,222 @@
+//! The `wavesplat` binary end to end: outputs on the bundled clip, and bad
+//! input that must give a clear error, a non-zero exit and no output file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use wavesplat::npy;
+
+const CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/piano_bach_chorale.wav");
+
+fn wavesplat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wavesplat"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wavesplat-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs an stft that must fail: non-zero exit, the expected words, no panic, no output.
+fn assert_fails(args: &[&str], out: &Path, words: &[&str]) {
+    let o = wavesplat(args);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded:\n{err}");
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    for w in words {
+        assert!(err.contains(w), "{args:?}: expected {w:?} in:\n{err}");
+    }
+    assert!(!out.exists(), "{args:?} left {}", out.display());
+}
+
+#[test]
+fn cpu_stft_writes_npy_and_png_of_the_bundled_clip() {
+    let dir = scratch("cpu");
+    let (npy_path, png_path) = (dir.join("clip.npy"), dir.join("clip.png"));
+    let o = wavesplat(&[
+        "stft",
+        CLIP,
+        "--backend",
+        "cpu",
+        "--n-fft",
+        "1024",
+        "--hop",
+        "256",
+        "-o",
+        npy_path.to_str().unwrap(),
+        "--png",
+        png_path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (shape, data) = npy::read_f32(&npy_path).unwrap();
+    // 10 s at 22050 Hz: 1 + 220500 / 256 frames of 513 bins.
+    assert_eq!(shape, vec![1 + 220_500 / 256, 513]);
+    assert!(data.iter().all(|v| v.is_finite() && *v >= 0.0));
+    let png = std::fs::read(&png_path).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+#[test]
+fn gpu_and_cpu_backends_agree_on_the_bundled_clip() {
+    if common::gpu("cli_gpu").is_none() {
+        return;
+    }
+    let dir = scratch("backends");
+    let mut results = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let path = dir.join(format!("{backend}.npy"));
+        let o = wavesplat(&[
+            "stft",
+            CLIP,
+            "--backend",
+            backend,
+            "--out-format",
+            "complex",
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{backend}: {}", stderr(&o));
+        if backend == "gpu" {
+            assert!(stderr(&o).contains("running on"), "the adapter is named");
+        }
+        let (shape, data) = npy::read_complex64(&path).unwrap();
+        results.push((
+            shape,
+            data.iter()
+                .flat_map(|c| [c[0] as f64, c[1] as f64])
+                .collect::<Vec<_>>(),
+        ));
+    }
+    assert_eq!(results[0].0, results[1].0);
+    let err = common::relative_error(&results[0].1, &results[1].1);
+    assert!(err < 1e-5, "GPU vs CPU: {err:e}");
+}
+
+#[test]
+fn info_names_the_adapter() {
+    if common::gpu("cli_info").is_none() {
+        return;
+    }
+    let o = wavesplat(&["info", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["name"].as_str().is_some_and(|n| !n.is_empty()));
+    assert!(v["max_compute_workgroup_storage_size"].as_u64().unwrap() >= 16384);
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_no_output() {
+    let dir = scratch("bad");
+    let out = dir.join("out.npy");
+    let o = out.to_str().unwrap();
+    let missing = dir.join("missing.wav");
+    assert_fails(
+        &[
+            "stft",
+            missing.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "-o",
+            o,
+        ],
+        &out,
+        &["missing.wav"],
+    );
+    let empty = dir.join("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    assert_fails(
+        &["stft", empty.to_str().unwrap(), "--backend", "cpu", "-o", o],
+        &out,
+        &["empty.wav"],
+    );
+    let text = dir.join("notes.wav");
+    std::fs::write(&text, b"these are not samples").unwrap();
+    assert_fails(
+        &["stft", text.to_str().unwrap(), "--backend", "cpu", "-o", o],
+        &out,
+        &["notes.wav"],
+    );
+    assert_fails(
+        &["stft", CLIP, "--n-fft", "1000", "--backend", "cpu", "-o", o],
+        &out,
+        &["n_fft", "1000"],
+    );
+    assert_fails(
+        &["stft", CLIP, "--hop", "0", "--backend", "cpu", "-o", o],
+        &out,
+        &["hop"],
+    );
+    assert_fails(
+        &[
+            "stft",
+            CLIP,
+            "--out-format",
+            "phase",
+            "--backend",
+            "cpu",
+            "-o",
+            o,
+        ],
+        &out,
+        &["phase"],
+    );
+    assert_fails(&["stft", CLIP, "--backend", "cpu"], &out, &["-o"]);
+
+    let nan = dir.join("nan.wav");
+    write_float_wav(&nan, &[0.0, 0.5, f32::NAN, 0.25]);
+    assert_fails(
+        &[
+            "stft",
+            nan.to_str().unwrap(),
+            "--rate",
+            "0",
+            "--backend",
+            "cpu",
+            "-o",
+            o,
+        ],
+        &out,
+        &["nan.wav", "not finite"],
+    );
+    let short = dir.join("short.wav");
+    write_float_wav(&short, &[0.1; 100]);
+    assert_fails(
+        &[
+            "stft",
+            short.to_str().unwrap(),
+            "--rate",
+            "0",
+            "--backend",
+            "cpu",
+            "-o",
+            o,
+        ],
+        &out,
+        &["short.wav", "too short"],
+    );
+}
+
+fn write_float_wav(path: &Path, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 22050,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for s in samples {
+        w.write_sample(*s).unwrap();
+    }
+    w.finalize().unwrap();
+}
