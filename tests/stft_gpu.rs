@@ -49,6 +49,7 @@ fn every_supported_size_matches_the_f64_reference() {
         let count = rng.range(1, 3);
         let batch = random_batch(&mut rng, count, len);
         let err = gpu_error(ctx, &as_refs(&batch), &StftConfig::new(n_fft, hop));
+        eprintln!("n_fft {n_fft}: relative error {err:.2e}");
         assert!(
             err < 1e-5,
             "n_fft {n_fft} hop {hop} len {len} batch {count}: relative error {err:e}"
