@@ -16,7 +16,7 @@
 //                    a multiple of twice the last radix)
 //   FFT_PASSES       number of radix passes (at least 2)
 //   FFT_FIRST_LOG2R  log2 of the radix of the first pass (1 to 5)
-//   FFT_LAST_LOG2R   log2 of the radix of the last pass (2 to 4); passes between are radix 16
+//   FFT_LAST_LOG2R   log2 of the radix of the last pass (2 to 5); passes between are radix 16
 //   FFT_SH_PAIRS     length of the complex exchange array (1 when FFT_SPLIT)
 //   FFT_SH_HALVES    length of the real exchange array (1 unless FFT_SPLIT)
 //   FFT_SPLIT        true when workgroup memory cannot hold FFT_FRAMES * FFT_M complex values:
@@ -158,6 +158,11 @@ fn fft_output_index(lr: u32, slot: u32) -> u32 {
     return select(slot, (slot >> 1u) + 16u * (slot & 1u), lr == 5u);
 }
 
+// The inverse: the slot holding butterfly output j.
+fn fft_output_slot(lr: u32, j: u32) -> u32 {
+    return select(j, 2u * (j & 15u) + (j >> 4u), lr == 5u);
+}
+
 fn fft_sh_store(i: u32, value: vec2<f32>, round: u32) {
     if (FFT_SPLIT) {
         fft_sh_halves[i] = select(value.x, value.y, round == 1u);
@@ -193,10 +198,11 @@ fn fft_exchange(done_pass: u32, tid: u32, order: u32) {
 }
 
 // Twiddle base of the butterfly in slot group `g` of a pass: w for i mod p.
-fn fft_pass_twiddle(pass_index: u32, g: u32, tid: u32, order: u32) -> vec2<f32> {
+// Returned as the index q of w = exp(-2 pi i q / M).
+fn fft_pass_twiddle(pass_index: u32, g: u32, tid: u32, order: u32) -> u32 {
     let lp = fft_span_log2(pass_index);
     let k = fft_butterfly(pass_index, g, tid, order) & ((1u << lp) - 1u);
-    return fft_twiddle(k << (FFT_LOG2_M - fft_radix_log2(pass_index) - lp));
+    return k << (FFT_LOG2_M - fft_radix_log2(pass_index) - lp);
 }
 
 fn fft_radix2_pass(pass_index: u32, tid: u32, order: u32) {
@@ -236,14 +242,20 @@ fn mul_w8_cubed(a: vec2<f32>) -> vec2<f32> {
     return 0.70710678118654752 * vec2<f32>(a.y - a.x, -a.x - a.y);
 }
 
-// Twiddles input j of the butterfly at slot offset o by w^j, j in 1..r
-// (nothing to do in pass 0, where every w is 1; the check folds away there).
-fn fft_twiddle_inputs(pass_index: u32, o: u32, r: u32, w1: vec2<f32>) {
+// Twiddles input j of the butterfly at slot offset o by w^j, j in 1..r, with
+// w = exp(-2 pi i q / M). Powers are products, re-anchored on an exact root
+// every 8 steps so no chain is longer than 7 multiplications. Nothing to do
+// in pass 0, where every w is 1 (the check folds away there).
+fn fft_twiddle_inputs(pass_index: u32, o: u32, r: u32, q: u32) {
     if (pass_index == 0u) {
         return;
     }
+    let w1 = fft_twiddle(q);
     var w = w1;
     for (var j = 1u; j < r; j++) {
+        if (j % 8u == 0u) {
+            w = fft_twiddle((j * q) & (FFT_M - 1u));
+        }
         fft_v[o + j] = cmul(fft_v[o + j], w);
         w = cmul(w, w1);
     }
@@ -302,13 +314,14 @@ fn fft_radix16_pass(pass_index: u32, tid: u32, order: u32) {
     }
 }
 
-// Radix 32, used only as the first pass (no input twiddles): 16-point DFTs of
-// the even and odd slots in place, combined as y[k] = E[k] + w32^k O[k] into
-// slot 2k and y[k + 16] = E[k] - w32^k O[k] into slot 2k + 1. Outputs thus stay
-// permuted; `fft_output_index` undoes it.
-fn fft_radix32_pass(tid: u32) {
+// Radix 32: 16-point DFTs of the (twiddled) even and odd slots in place,
+// combined as y[k] = E[k] + w32^k O[k] into slot 2k and y[k + 16] = E[k] -
+// w32^k O[k] into slot 2k + 1. Outputs thus stay permuted (no spare registers
+// to sort them); `fft_output_index` and `fft_output_slot` account for it.
+fn fft_radix32_pass(pass_index: u32, tid: u32, order: u32) {
     for (var g = 0u; g < FFT_SLOTS / 32u; g++) {
         let o = 32u * g;
+        fft_twiddle_inputs(pass_index, o, 32u, fft_pass_twiddle(pass_index, g, tid, order));
         fft_dft16(o, 2u);
         fft_dft16(o + 1u, 2u);
         for (var k = 0u; k < 16u; k++) {
@@ -325,7 +338,7 @@ fn fft_radix32_pass(tid: u32) {
 fn fft_pass(pass_index: u32, log2r: u32, tid: u32, order: u32) {
     switch log2r {
         case 5u: {
-            fft_radix32_pass(tid);
+            fft_radix32_pass(pass_index, tid, order);
         }
         case 4u: {
             fft_radix16_pass(pass_index, tid, order);

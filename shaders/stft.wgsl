@@ -125,20 +125,25 @@ fn unpack_butterfly_pair(h: u32, tid: u32) {
     for (var step = 0u; step <= r; step++) {
         let j = step % r;
         let general_q = u + j * stride;
-        let general_z2 = fft_v[b + r - 1u - j];
+        let general_z2 = out_b(b, r - 1u - j);
         // u = 0: steps 0..=r/2 pair butterfly 0 with itself, the rest butterfly M/2r.
         let in_a = step <= r / 2u;
         let m = step - (r / 2u + 1u);
         let first_q = select((stride >> 1u) + m * stride, step * stride, in_a);
-        let first_z1 = select(fft_v[b + (m % r)], fft_v[a + (step % r)], in_a);
-        let first_z2 = select(fft_v[b + ((r - 1u - m) % r)], fft_v[a + ((r - step) % r)], in_a);
+        let first_z1 = select(out_b(b, m % r), out_b(a, step % r), in_a);
+        let first_z2 = select(out_b(b, (r - 1u - m) % r), out_b(a, (r - step) % r), in_a);
         store_pair(
             frame,
             select(general_q, first_q, first),
-            select(fft_v[a + j], first_z1, first),
+            select(out_b(a, j), first_z1, first),
             select(general_z2, first_z2, first),
         );
     }
+}
+
+// Output j of the last-pass butterfly whose slots start at o.
+fn out_b(o: u32, j: u32) -> vec2<f32> {
+    return fft_v[o + fft_output_slot(FFT_LAST_LOG2R, j)];
 }
 
 @compute @workgroup_size(FFT_THREADS)

@@ -1,7 +1,7 @@
 //! Every shader, in every instantiation the host can build, parses and
 //! validates with naga. No GPU needed.
 
-use wavesplat::gpu::fft::{FftPlan, MAX_N_FFT, MIN_N_FFT};
+use wavesplat::gpu::fft::{FftDevice, FftPlan, MAX_N_FFT, MIN_N_FFT};
 use wavesplat::gpu::shader::{self, compose, validate};
 use wavesplat::stft::gpu::stft_constants;
 use wavesplat::stft::{SpectrumFormat, StftConfig};
@@ -17,8 +17,11 @@ fn every_shader_instantiation_validates() {
     check("copy".into(), shader::COPY_WGSL.into());
     let mut n = MIN_N_FFT;
     while n <= MAX_N_FFT {
-        for storage in [16 * 1024, 32 * 1024] {
-            let plan = FftPlan::new(n, storage).unwrap();
+        for device in [16 * 1024, 32 * 1024]
+            .into_iter()
+            .flat_map(|s| [FftDevice::gpu(s), FftDevice::software(s)])
+        {
+            let plan = FftPlan::new(n, device).unwrap();
             for format in [
                 SpectrumFormat::Complex,
                 SpectrumFormat::Magnitude,

@@ -59,6 +59,48 @@ fn every_supported_size_matches_the_f64_reference() {
 }
 
 #[test]
+fn both_fft_plans_match_the_reference_on_this_device() {
+    // The hardware plan (32 values per invocation) and the software one (64)
+    // run whatever the adapter is, so CI on lavapipe checks both.
+    let mut rng = Rng::fresh("both_fft_plans");
+    for software in [false, true] {
+        let options = GpuOptions {
+            plan_as_software: Some(software),
+            ..GpuOptions::from_env()
+        };
+        let Some(ctx) = gpu_with("both_fft_plans", options) else {
+            return;
+        };
+        let mut n_fft = 16;
+        while n_fft <= 8192 {
+            let hop = rng.range(n_fft / 4, n_fft / 2);
+            let len = rng.range(n_fft, 2 * n_fft);
+            let batch = random_batch(&mut rng, 2, len);
+            let err = gpu_error(&ctx, &as_refs(&batch), &StftConfig::new(n_fft, hop));
+            assert!(
+                err < 1e-5,
+                "software plan {software}, n_fft {n_fft}: {err:e}"
+            );
+            let spec =
+                stft_gpu::stft(&ctx, &as_refs(&batch), &StftConfig::new(n_fft, hop)).unwrap();
+            let back = stft_gpu::istft(
+                &ctx,
+                &spec,
+                &StftConfig::new(n_fft, hop),
+                Some(batch[0].len()),
+            )
+            .unwrap();
+            let err = relative_error(&widen(&back[1]), &widen(&batch[1]));
+            assert!(
+                err < 1e-5,
+                "inverse, software plan {software}, n_fft {n_fft}: {err:e}"
+            );
+            n_fft *= 2;
+        }
+    }
+}
+
+#[test]
 fn many_frames_per_workgroup_and_partial_last_group() {
     let Some(ctx) = gpu("many_frames") else {
         return;
@@ -176,22 +218,29 @@ fn multi_resolution_in_one_submission() {
 
 #[test]
 fn small_workgroup_memory_and_chunked_outputs_give_the_same_result() {
-    let options = GpuOptions {
-        max_workgroup_storage: Some(16 * 1024),
-        max_binding: Some(256 * 1024),
-        ..GpuOptions::from_env()
-    };
-    let Some(ctx) = gpu_with("fallbacks", options) else {
-        return;
-    };
-    assert_eq!(ctx.workgroup_storage(), 16 * 1024);
     let mut rng = Rng::fresh("fallbacks");
-    for (n_fft, hop) in [(8192, 2048), (4096, 1000), (256, 64)] {
-        // Outputs over 256 KiB are split into several dispatches (2 to 4 here);
-        // n_fft 8192 exchanges real and imaginary parts separately.
-        let batch = random_batch(&mut rng, 2, (3 * n_fft + 17).max(20_000));
-        let err = gpu_error(&ctx, &as_refs(&batch), &StftConfig::new(n_fft, hop));
-        assert!(err < 1e-5, "n_fft {n_fft}: {err:e}");
+    for software in [false, true] {
+        let options = GpuOptions {
+            max_workgroup_storage: Some(16 * 1024),
+            max_binding: Some(256 * 1024),
+            plan_as_software: Some(software),
+            ..GpuOptions::from_env()
+        };
+        let Some(ctx) = gpu_with("fallbacks", options) else {
+            return;
+        };
+        assert_eq!(ctx.workgroup_storage(), 16 * 1024);
+        for (n_fft, hop) in [(8192, 2048), (4096, 1000), (256, 64)] {
+            // Outputs over 256 KiB are split into several dispatches (2 to 4
+            // here); 16 KiB makes the large transforms exchange real and
+            // imaginary parts separately.
+            let batch = random_batch(&mut rng, 2, (3 * n_fft + 17).max(20_000));
+            let err = gpu_error(&ctx, &as_refs(&batch), &StftConfig::new(n_fft, hop));
+            assert!(
+                err < 1e-5,
+                "software plan {software}, n_fft {n_fft}: {err:e}"
+            );
+        }
     }
 }
 

@@ -21,6 +21,10 @@ pub struct GpuOptions {
     /// Treat storage bindings as at most this large (bytes), so work is split
     /// into more dispatches; tests use it to exercise chunking.
     pub max_binding: Option<u64>,
+    /// Plan FFTs as for a hardware GPU (`Some(false)`) or a software
+    /// rasteriser (`Some(true)`) whatever the adapter is; tests use it to run
+    /// both plans on one device.
+    pub plan_as_software: Option<bool>,
 }
 
 impl GpuOptions {
@@ -104,6 +108,7 @@ pub struct GpuContext {
     pool: BufferPool,
     lost: Arc<Mutex<Option<String>>>,
     binding_cap: u64,
+    plan_as_software: bool,
 }
 
 /// Ranks adapters: hardware before virtual before software.
@@ -216,6 +221,7 @@ impl GpuContext {
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::Device(format!("{}: {e}", adapter.get_info().name)))?;
         let summary = summarize(&adapter, &limits, timestamps);
+        let summary_is_software = summary.is_software;
         log::info!(
             "GPU adapter: {} ({}, {})",
             summary.name,
@@ -239,6 +245,7 @@ impl GpuContext {
             pool: BufferPool::default(),
             lost,
             binding_cap: options.max_binding.unwrap_or(u64::MAX),
+            plan_as_software: options.plan_as_software.unwrap_or(summary_is_software),
         })
     }
 
@@ -362,6 +369,15 @@ impl GpuContext {
     /// Workgroup memory available to one workgroup, in bytes.
     pub fn workgroup_storage(&self) -> u32 {
         self.limits.max_compute_workgroup_storage_size
+    }
+
+    /// What this device offers the shared FFT (see [`super::fft::FftDevice`]).
+    pub fn fft_device(&self) -> super::fft::FftDevice {
+        if self.plan_as_software {
+            super::fft::FftDevice::software(self.workgroup_storage())
+        } else {
+            super::fft::FftDevice::gpu(self.workgroup_storage())
+        }
     }
 
     /// Maximum workgroups in one dispatch dimension.

@@ -8,17 +8,57 @@
 //! exchanges values between radix passes.
 
 use crate::error::{Error, Result};
-use std::f64::consts::PI;
 
 /// Smallest and largest real transform sizes supported.
 pub const MIN_N_FFT: usize = 16;
 pub const MAX_N_FFT: usize = 8192;
 
-/// Complex values each invocation holds: two radix-16 butterflies a pass.
-const SLOTS: u32 = 32;
-/// Complex values per workgroup for small transforms: several frames share a
-/// workgroup so it has at least 64 invocations.
-const MIN_ELEMENTS: u32 = 2048;
+/// Invocations per workgroup at least: several small frames share a workgroup.
+const MIN_THREADS: u32 = 64;
+
+/// What a device offers the FFT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FftDevice {
+    /// Workgroup memory per workgroup, bytes.
+    pub workgroup_storage: u32,
+    /// Complex values each invocation keeps in registers: 32 on GPUs (register
+    /// pressure), 64 on CPU rasterisers, where every exchange through
+    /// workgroup memory is a per-lane loop and fewer, larger passes pay.
+    pub slots: u32,
+}
+
+impl FftDevice {
+    /// Values for a hardware GPU with `workgroup_storage` bytes.
+    pub fn gpu(workgroup_storage: u32) -> Self {
+        FftDevice {
+            workgroup_storage,
+            slots: 32,
+        }
+    }
+
+    /// Values for a software rasteriser (lavapipe) with `workgroup_storage` bytes.
+    pub fn software(workgroup_storage: u32) -> Self {
+        FftDevice {
+            workgroup_storage,
+            slots: 64,
+        }
+    }
+}
+
+/// log2 of the radices (first, last) and the pass count for a transform of
+/// 2^log2_m points with `slots` values per invocation. Radix 32 at most in
+/// the first and last passes, 16 between; the last pass must leave two
+/// butterflies per invocation (the real-transform pairs k, M/r - k) and at
+/// least two per frame.
+fn choose_radices(log2_m: u32, slots: u32) -> (u32, u32, u32) {
+    let last = (slots.trailing_zeros() - 1).min(5).min(log2_m - 1);
+    let rest = log2_m - last;
+    if rest <= 5 {
+        return (rest, last, 2);
+    }
+    let middles = (rest - 5).div_ceil(4);
+    (rest - 4 * middles, last, 2 + middles)
+}
 
 /// How one real FFT size maps onto workgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,9 +83,8 @@ pub struct FftPlan {
 }
 
 impl FftPlan {
-    /// Plans a real FFT of `n_fft` points for a device with `workgroup_storage`
-    /// bytes of workgroup memory.
-    pub fn new(n_fft: usize, workgroup_storage: u32) -> Result<Self> {
+    /// Plans a real FFT of `n_fft` points for `device`.
+    pub fn new(n_fft: usize, device: FftDevice) -> Result<Self> {
         if !n_fft.is_power_of_two() || !(MIN_N_FFT..=MAX_N_FFT).contains(&n_fft) {
             return Err(Error::invalid(
                 "n_fft",
@@ -55,42 +94,26 @@ impl FftPlan {
             ));
         }
         let m = (n_fft / 2) as u32;
-        let elements = m.max(MIN_ELEMENTS);
-        let log2_m = m.trailing_zeros();
-        let pair_bytes = elements * 8;
-        let split = pair_bytes > workgroup_storage;
-        if split && elements * 4 > workgroup_storage {
+        let slots = device.slots;
+        let elements = m.max(MIN_THREADS * slots);
+        let split = elements * 8 > device.workgroup_storage;
+        if split && elements * 4 > device.workgroup_storage {
             return Err(Error::invalid(
                 "n_fft",
                 format!(
-                    "{n_fft} needs {} bytes of workgroup memory; the device has {workgroup_storage}",
-                    elements * 4
+                    "{n_fft} needs {} bytes of workgroup memory; the device has {}",
+                    elements * 4,
+                    device.workgroup_storage
                 ),
             ));
         }
-        // Radix 16 wherever it fits. The last pass must have at least two
-        // butterflies per frame so the real-transform pairs (k, M/r - k) exist:
-        // 8 points run as 2 x 4, 16 as 2 x 8.
-        let (first_radix_log2, last_radix_log2) = match log2_m {
-            3 => (1, 2),
-            4 => (1, 3),
-            // 512 as 32 x 16: one exchange instead of two (radix 32 is first-pass only).
-            9 => (5, 4),
-            _ => (
-                match (log2_m - 4) % 4 {
-                    0 => 4,
-                    r => r,
-                },
-                4,
-            ),
-        };
-        let passes = 2 + (log2_m - first_radix_log2 - last_radix_log2) / 4;
+        let (first_radix_log2, last_radix_log2, passes) = choose_radices(m.trailing_zeros(), slots);
         Ok(FftPlan {
             n_fft: n_fft as u32,
             m,
             frames_per_group: elements / m,
-            threads: elements / SLOTS,
-            slots: SLOTS,
+            threads: elements / slots,
+            slots,
             passes,
             first_radix_log2,
             last_radix_log2,
@@ -105,7 +128,12 @@ impl FftPlan {
 
     /// A key naming this plan in pipeline caches.
     pub fn key(&self) -> String {
-        format!("n{}{}", self.n_fft, if self.split { "s" } else { "" })
+        format!(
+            "n{}r{}{}",
+            self.n_fft,
+            self.slots,
+            if self.split { "s" } else { "" }
+        )
     }
 
     /// The constant block `shaders/fft.wgsl` expects (keep the names in sync).
@@ -129,54 +157,75 @@ impl FftPlan {
             if self.split { elements } else { 1 },
         )
     }
-
-    /// exp(-2 pi i q / N) for q in 0..N, computed in f64 (the FFT uses the even
-    /// entries, the real-transform unpacking all of them).
-    pub fn twiddles(&self) -> Vec<[f32; 2]> {
-        let n = self.n_fft as f64;
-        (0..self.n_fft)
-            .map(|q| {
-                let angle = -2.0 * PI * q as f64 / n;
-                [angle.cos() as f32, angle.sin() as f32]
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn devices() -> Vec<FftDevice> {
+        let mut all = Vec::new();
+        for storage in [16 * 1024, 32 * 1024] {
+            all.push(FftDevice::gpu(storage));
+            all.push(FftDevice::software(storage));
+        }
+        all
+    }
+
     #[test]
     fn every_supported_size_has_a_consistent_plan() {
         let mut n = MIN_N_FFT;
         while n <= MAX_N_FFT {
-            for storage in [16 * 1024, 32 * 1024] {
-                let p = FftPlan::new(n, storage).unwrap();
-                assert!(p.passes >= 2);
+            for device in devices() {
+                let p = FftPlan::new(n, device).unwrap();
+                let context = format!("n={n} {device:?}: {p:?}");
+                assert!(p.passes >= 2, "{context}");
                 let radix_product =
                     (1 << p.first_radix_log2) * (1 << p.last_radix_log2) * 16u32.pow(p.passes - 2);
-                assert_eq!(radix_product, p.m, "passes must multiply to M for n={n}");
-                assert_eq!(p.slots * p.threads, p.frames_per_group * p.m);
+                assert_eq!(radix_product, p.m, "passes must multiply to M: {context}");
+                assert_eq!(p.slots * p.threads, p.frames_per_group * p.m, "{context}");
                 assert_eq!(
                     p.slots % (2 << p.last_radix_log2),
                     0,
-                    "last pass pairs butterflies"
+                    "last pass pairs: {context}"
                 );
-                assert!(p.threads <= 256, "default invocation limit");
+                assert!(
+                    p.m >> p.last_radix_log2 >= 2,
+                    "two last-pass butterflies a frame: {context}"
+                );
+                assert!(
+                    p.first_radix_log2 <= 5 && p.last_radix_log2 <= 5,
+                    "{context}"
+                );
+                assert!(p.threads <= 256, "default invocation limit: {context}");
                 let bytes = p.frames_per_group * p.m * if p.split { 4 } else { 8 };
-                assert!(bytes <= storage, "n={n} uses {bytes} bytes of {storage}");
+                assert!(bytes <= device.workgroup_storage, "{context}");
             }
             n *= 2;
         }
-        assert!(FftPlan::new(8192, 16 * 1024).unwrap().split);
-        assert!(!FftPlan::new(8192, 32 * 1024).unwrap().split);
+        assert!(FftPlan::new(8192, FftDevice::gpu(16 * 1024)).unwrap().split);
+        assert!(!FftPlan::new(8192, FftDevice::gpu(32 * 1024)).unwrap().split);
+    }
+
+    #[test]
+    fn bigger_register_sets_need_fewer_passes() {
+        // n_fft 2048: 4 x 16 x 16 with 32 values per invocation, 32 x 32 with 64.
+        assert_eq!(FftPlan::new(2048, FftDevice::gpu(32768)).unwrap().passes, 3);
+        assert_eq!(
+            FftPlan::new(2048, FftDevice::software(32768))
+                .unwrap()
+                .passes,
+            2
+        );
+        assert_eq!(FftPlan::new(1024, FftDevice::gpu(32768)).unwrap().passes, 2);
     }
 
     #[test]
     fn unsupported_sizes_are_refused_with_the_reason() {
         for n in [0, 8, 100, 1000, 16384] {
-            let e = FftPlan::new(n, 16 * 1024).unwrap_err().to_string();
+            let e = FftPlan::new(n, FftDevice::gpu(16 * 1024))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("n_fft") && e.contains(&n.to_string()), "{e}");
         }
     }

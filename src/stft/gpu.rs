@@ -270,7 +270,7 @@ fn prepare_resolution<'a>(
     len: usize,
     cfg: &StftConfig,
 ) -> Result<Resolution<'a>> {
-    let plan = FftPlan::new(cfg.n_fft, ctx.workgroup_storage())?;
+    let plan = FftPlan::new(cfg.n_fft, ctx.fft_device())?;
     let pipeline = fft_pipeline(
         ctx,
         "stft",
@@ -349,7 +349,7 @@ pub fn istft(
 ) -> Result<Vec<Vec<f32>>> {
     check_invertible(spec, cfg)?;
     let len = istft_length(cfg, spec.frames, len)?;
-    let plan = FftPlan::new(cfg.n_fft, ctx.workgroup_storage())?;
+    let plan = FftPlan::new(cfg.n_fft, ctx.fft_device())?;
     let total_frames = spec.signals * spec.frames;
     let frame_bytes = (total_frames * cfg.n_fft * 4) as u64;
     if frame_bytes.max(spec.data.len() as u64 * 4) > ctx.max_binding() {
