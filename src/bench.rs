@@ -52,8 +52,11 @@ pub struct StftFigures {
     pub gpu_bytes_per_second: f64,
     /// GPU bytes/s over the copy kernel's bytes/s.
     pub fraction_of_copy: f64,
+    /// realfft (real-input transform), one thread: the fastest CPU path.
     pub cpu1_frames_per_second: f64,
     pub cpu_all_frames_per_second: f64,
+    /// rustfft complex transform of every frame, one thread.
+    pub rustfft_complex1_frames_per_second: f64,
     pub cpu_threads: usize,
 }
 
@@ -125,11 +128,12 @@ pub fn bench_stft(ctx: &GpuContext, n_ffts: &[usize], effort: Effort) -> Result<
     for &n_fft in n_ffts {
         let cfg = StftConfig::new(n_fft, n_fft / 4);
         let job = StftJob::new(ctx, &refs, &[cfg])?;
-        let gpu_seconds = time_stft_job(ctx, &job, 4, 3)?;
+        let gpu_seconds = time_stft_job(ctx, &job, 4, 5)?;
         let frames = job.total_frames();
         let gpu_bytes_per_second = job.bytes_moved() as f64 / gpu_seconds;
-        let cpu1 = best_seconds(2, || cpu::stft(&refs, &cfg, 1).map(drop))?;
-        let cpu_all = best_seconds(2, || cpu::stft(&refs, &cfg, threads).map(drop))?;
+        let cpu1 = best_seconds(5, || cpu::stft(&refs, &cfg, 1).map(drop))?;
+        let cpu_all = best_seconds(5, || cpu::stft(&refs, &cfg, threads).map(drop))?;
+        let complex1 = best_seconds(3, || cpu::stft_complex::<f32>(&refs, &cfg).map(drop))?;
         sizes.push(StftFigures {
             n_fft,
             hop: cfg.hop,
@@ -140,6 +144,7 @@ pub fn bench_stft(ctx: &GpuContext, n_ffts: &[usize], effort: Effort) -> Result<
             fraction_of_copy: gpu_bytes_per_second / copy.bytes_per_second,
             cpu1_frames_per_second: frames as f64 / cpu1,
             cpu_all_frames_per_second: frames as f64 / cpu_all,
+            rustfft_complex1_frames_per_second: frames as f64 / complex1,
             cpu_threads: threads,
         });
     }
@@ -169,9 +174,14 @@ impl std::fmt::Display for StftReport {
             "batch: 8 signals, {} samples in all, hop n_fft/4, complex output",
             self.signal_samples
         )?;
+        let threads = self.sizes.first().map_or(0, |s| s.cpu_threads);
         writeln!(
             f,
-            "{:>6} {:>8} {:>13} {:>9} {:>8} {:>13} {:>13} {:>9}",
+            "cpu1: realfft, 1 thread; cpuN: realfft, {threads} threads; rustfft1: complex rustfft per frame, 1 thread"
+        )?;
+        writeln!(
+            f,
+            "{:>6} {:>8} {:>13} {:>9} {:>8} {:>13} {:>13} {:>13} {:>9} {:>10}",
             "n_fft",
             "frames",
             "gpu frames/s",
@@ -179,12 +189,14 @@ impl std::fmt::Display for StftReport {
             "of copy",
             "cpu1 frames/s",
             "cpuN frames/s",
-            "gpu/cpu1"
+            "rustfft1 fr/s",
+            "gpu/cpu1",
+            "gpu/rustfft1"
         )?;
         for s in &self.sizes {
             writeln!(
                 f,
-                "{:>6} {:>8} {:>13.0} {:>9.2} {:>7.1}% {:>13.0} {:>13.0} {:>8.2}x",
+                "{:>6} {:>8} {:>13.0} {:>9.2} {:>7.1}% {:>13.0} {:>13.0} {:>13.0} {:>8.2}x {:>9.2}x",
                 s.n_fft,
                 s.frames,
                 s.gpu_frames_per_second,
@@ -192,7 +204,9 @@ impl std::fmt::Display for StftReport {
                 100.0 * s.fraction_of_copy,
                 s.cpu1_frames_per_second,
                 s.cpu_all_frames_per_second,
-                s.gpu_frames_per_second / s.cpu1_frames_per_second
+                s.rustfft_complex1_frames_per_second,
+                s.gpu_frames_per_second / s.cpu1_frames_per_second,
+                s.gpu_frames_per_second / s.rustfft_complex1_frames_per_second
             )?;
         }
         Ok(())

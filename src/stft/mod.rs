@@ -84,14 +84,22 @@ impl SpectrumFormat {
         }
     }
 
-    /// Converts one complex bin to this format (the CPU side of the shader's store).
-    pub fn convert(self, re: f32, im: f32, out: &mut Vec<f32>) {
-        let power = re * re + im * im;
+    /// Converts complex bins to this format into `out` (`floats_per_bin` floats
+    /// a bin): the CPU side of the shader's `to_bin`.
+    pub fn convert(self, bins: &[rustfft::num_complex::Complex<f32>], out: &mut [f32]) {
+        let power = |x: &rustfft::num_complex::Complex<f32>| x.re * x.re + x.im * x.im;
         match self {
-            SpectrumFormat::Complex => out.extend([re, im]),
-            SpectrumFormat::Magnitude => out.push(power.sqrt()),
-            SpectrumFormat::Power => out.push(power),
-            SpectrumFormat::Db => out.push(10.0 * power.max(1e-10).log10()),
+            SpectrumFormat::Complex => {
+                for (o, x) in out.chunks_exact_mut(2).zip(bins) {
+                    o.copy_from_slice(&[x.re, x.im]);
+                }
+            }
+            SpectrumFormat::Magnitude => out.iter_mut().zip(bins).for_each(|(o, x)| *o = power(x).sqrt()),
+            SpectrumFormat::Power => out.iter_mut().zip(bins).for_each(|(o, x)| *o = power(x)),
+            SpectrumFormat::Db => out
+                .iter_mut()
+                .zip(bins)
+                .for_each(|(o, x)| *o = 10.0 * power(x).max(1e-10).log10()),
         }
     }
 
