@@ -1,11 +1,14 @@
 //! Criterion benchmarks of the batched STFT: GPU execution (planning, upload
-//! and read-back outside the timed loop), the copy kernel it is measured
-//! against, and the CPU path on one thread. `wavesplat bench stft` prints the
-//! same comparison as a table with bandwidth fractions.
+//! and read-back outside the timed loop; kernel time from timestamp queries
+//! where the device has them), the copy kernel it is measured against, and the
+//! CPU path on one thread. `wavesplat bench stft` prints the same comparison as
+//! a table with bandwidth fractions.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wavesplat::bench::test_signals;
+use std::time::Duration;
+use wavesplat::bench::{test_signals, time_stft_job};
 use wavesplat::gpu::GpuContext;
+use wavesplat::gpu::copy::measure_copy_bandwidth;
 use wavesplat::stft::{StftConfig, cpu, gpu::StftJob};
 
 const SIZES: [usize; 4] = [256, 1024, 2048, 8192];
@@ -25,10 +28,9 @@ fn bench_gpu(c: &mut Criterion, ctx: &GpuContext) {
         let job = StftJob::new(ctx, &refs, &[StftConfig::new(n_fft, n_fft / 4)]).expect("job");
         group.throughput(Throughput::Bytes(job.bytes_moved()));
         group.bench_function(BenchmarkId::from_parameter(n_fft), |b| {
-            b.iter(|| {
-                let mut encoder = ctx.encoder("bench");
-                job.record(&mut encoder);
-                ctx.submit_and_wait("bench", encoder).expect("submit");
+            b.iter_custom(|iters| {
+                let seconds = time_stft_job(ctx, &job, iters as usize, 1).expect("stft");
+                Duration::from_secs_f64(seconds * iters as f64)
             })
         });
     }
@@ -38,7 +40,10 @@ fn bench_gpu(c: &mut Criterion, ctx: &GpuContext) {
     group.sample_size(10);
     group.throughput(Throughput::Bytes(2 * bytes));
     group.bench_function("64MiB", |b| {
-        b.iter(|| wavesplat::gpu::copy::measure_copy_bandwidth(ctx, bytes, 1, 1).expect("copy"))
+        b.iter_custom(|iters| {
+            let copy = measure_copy_bandwidth(ctx, bytes, 1, iters as usize).expect("copy");
+            Duration::from_secs_f64(copy.seconds_per_copy * iters as f64)
+        })
     });
     group.finish();
 }

@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::gpu::GpuContext;
-use crate::gpu::copy::{CopyBandwidth, measure_copy_bandwidth};
+use crate::gpu::copy::{CopyBandwidth, measure_copy_bandwidth, time_passes};
 use crate::stft::{StftConfig, cpu, gpu::StftJob};
 use std::time::Instant;
 
@@ -64,6 +64,8 @@ pub struct StftFigures {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StftReport {
     pub adapter: crate::gpu::AdapterSummary,
+    /// How GPU time was measured: "timestamp queries" or "wall clock".
+    pub timing: String,
     pub copy: CopyBandwidth,
     pub signal_samples: usize,
     pub sizes: Vec<StftFigures>,
@@ -100,21 +102,18 @@ pub fn test_signals(count: usize, len: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// GPU seconds per `job.record()`: `batches` records in one submission, best of `repeats`.
+/// GPU seconds per `job.record()`: `batches` records in one submission, best of
+/// `repeats` (timestamp queries where the device has them).
 pub fn time_stft_job(
     ctx: &GpuContext,
     job: &StftJob,
     batches: usize,
     repeats: usize,
 ) -> Result<f64> {
-    let total = best_seconds(repeats, || {
-        let mut encoder = ctx.encoder("bench.stft");
-        for _ in 0..batches {
-            job.record(&mut encoder);
-        }
-        ctx.submit_and_wait("bench.stft", encoder)
-    })?;
-    Ok(total / batches as f64)
+    time_passes(ctx, batches, repeats, |encoder, writes| {
+        job.record_timed(encoder, writes);
+        Ok(())
+    })
 }
 
 /// Benchmarks the STFT at `n_ffts` (hop n_fft / 4, complex output).
@@ -150,10 +149,20 @@ pub fn bench_stft(ctx: &GpuContext, n_ffts: &[usize], effort: Effort) -> Result<
     }
     Ok(StftReport {
         adapter: ctx.summary().clone(),
+        timing: timing_method(ctx).to_string(),
         copy,
         signal_samples: samples,
         sizes,
     })
+}
+
+/// How [`time_passes`] measures on this device.
+pub fn timing_method(ctx: &GpuContext) -> &'static str {
+    if ctx.has_timestamps() {
+        "timestamp queries"
+    } else {
+        "wall clock"
+    }
 }
 
 impl std::fmt::Display for StftReport {
@@ -165,9 +174,10 @@ impl std::fmt::Display for StftReport {
         )?;
         writeln!(
             f,
-            "copy bandwidth: {:.2} GB/s (read + write, {} MiB buffer)",
+            "copy bandwidth: {:.2} GB/s (read + write, {} MiB buffer); GPU times from {}",
             self.copy.bytes_per_second / 1e9,
-            self.copy.bytes_copied >> 20
+            self.copy.bytes_copied >> 20,
+            self.timing
         )?;
         writeln!(
             f,

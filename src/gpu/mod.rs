@@ -9,6 +9,7 @@ mod context;
 pub mod copy;
 pub mod fft;
 pub mod shader;
+pub mod timing;
 
 pub use buffers::{BufferPool, PooledBuffer};
 pub use context::{AdapterSummary, GpuContext, GpuOptions};

@@ -199,9 +199,18 @@ impl<'a> StftJob<'a> {
 
     /// Records every resolution's dispatches into `encoder`.
     pub fn record(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.record_timed(encoder, None);
+    }
+
+    /// [`StftJob::record`] in one compute pass with optional timestamp writes.
+    pub fn record_timed(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("stft"),
-            timestamp_writes: None,
+            timestamp_writes,
         });
         for resolution in &self.resolutions {
             pass.set_pipeline(&resolution.pipeline);

@@ -94,7 +94,10 @@ impl SpectrumFormat {
                     o.copy_from_slice(&[x.re, x.im]);
                 }
             }
-            SpectrumFormat::Magnitude => out.iter_mut().zip(bins).for_each(|(o, x)| *o = power(x).sqrt()),
+            SpectrumFormat::Magnitude => out
+                .iter_mut()
+                .zip(bins)
+                .for_each(|(o, x)| *o = power(x).sqrt()),
             SpectrumFormat::Power => out.iter_mut().zip(bins).for_each(|(o, x)| *o = power(x)),
             SpectrumFormat::Db => out
                 .iter_mut()
