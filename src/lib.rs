@@ -1,4 +1,4 @@
-//! wavesplat: sparse, interpretable audio on the GPU.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub mod audio;
