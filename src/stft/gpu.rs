@@ -8,7 +8,7 @@ use crate::gpu::fft::FftPlan;
 use crate::gpu::{GpuContext, LINEAR_WORKGROUP, PooledBuffer, dispatch_2d, shader};
 use std::sync::Arc;
 
-/// Keep in sync with `StftParams` in shaders/stft.wgsl.
+/// Keep in sync with `StftParams` in shaders/stft.wgsl (sizes checked by a test).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct StftParams {
@@ -61,7 +61,7 @@ pub fn plan_blocks(signals: usize, frames: usize, max_frames: usize) -> Vec<Bloc
         .collect()
 }
 
-/// Keep in sync with `IstftParams` in shaders/istft.wgsl.
+/// Keep in sync with `IstftParams` in shaders/istft.wgsl (sizes checked by a test).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct IstftParams {
@@ -460,6 +460,49 @@ mod tests {
                 first_frame: 0,
                 frames: 3
             }]
+        );
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::{IstftParams, StftParams, stft_constants};
+    use crate::gpu::fft::{FftDevice, FftPlan};
+    use crate::gpu::shader;
+    use crate::stft::StftConfig;
+
+    /// Size of the WGSL struct `name` in `source`, as naga lays it out.
+    fn wgsl_struct_size(source: &str, name: &str) -> u32 {
+        let module = naga::front::wgsl::parse_str(source).expect("shader parses");
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).expect("layout");
+        let (handle, _) = module
+            .types
+            .iter()
+            .find(|(_, t)| t.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no struct {name}"));
+        layouter[handle].size
+    }
+
+    #[test]
+    fn host_parameter_structs_match_the_shaders() {
+        let plan = FftPlan::new(1024, FftDevice::gpu(16384)).unwrap();
+        let cfg = StftConfig::new(1024, 256);
+        let constants = plan.wgsl_constants();
+        let stft = shader::compose(&[
+            &constants,
+            &stft_constants(&cfg),
+            shader::FFT_WGSL,
+            shader::STFT_WGSL,
+        ]);
+        let istft = shader::compose(&[&constants, shader::FFT_WGSL, shader::ISTFT_WGSL]);
+        assert_eq!(
+            wgsl_struct_size(&stft, "StftParams") as usize,
+            size_of::<StftParams>()
+        );
+        assert_eq!(
+            wgsl_struct_size(&istft, "IstftParams") as usize,
+            size_of::<IstftParams>()
         );
     }
 }
