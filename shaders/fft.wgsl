@@ -1,4 +1,4 @@
-// Shared workgroup FFT: a mixed radix-16/8/4/2 Stockham transform held in
+// Shared workgroup FFT: a mixed radix-32/16/8/4/2 Stockham transform held in
 // registers, with workgroup memory used only to exchange values between passes.
 //
 // This file is not a shader on its own. The host prepends a constant block
@@ -27,15 +27,15 @@
 // writes (i - i mod p) r + i mod p + j p, after twiddling input j by
 // w^j, w = exp(-2 pi i (i mod p) / (p r)). Twiddles are computed, not read
 // from a table (`unit_root`): arithmetic is cheap everywhere and memory traffic
-// is what every device pays for, CPU rasterisers most of all. Only w is
-// computed; its powers are products (a few ulps, far below the 1e-5 the tests
-// demand).
+// is what every device pays for, CPU rasterisers most of all. Powers of w are
+// products, re-anchored on an exact root every 8 (a few ulps, far below the
+// 1e-5 the tests demand).
 //
 // The last pass leaves its outputs in registers: slot s holds element
 // `fft_out_pos(FFT_PASSES - 1, s, tid, order)`. With order REAL_PAIRS the last
 // pass gives each invocation butterflies k and M/r - k of a frame, so that
 // Z[q] and Z[M - q] (what unpacking a real transform needs) sit in the same
-// invocation and no final exchange is needed (see `fft_pair_butterflies`).
+// invocation and no final exchange is needed (see `fft_butterfly`).
 //
 // Invariants: `fft_exchange` holds every barrier and is reached from uniform
 // control flow only (loops with constant or uniform bounds).
@@ -60,13 +60,14 @@ fn mul_neg_i(a: vec2<f32>) -> vec2<f32> {
     return vec2<f32>(a.y, -a.x);
 }
 
-// exp(-2 pi i q / 2^log2n) for 0 <= q < 2^log2n, to about 1 ulp: q is reduced
-// to an angle x in [0, pi/4] by exact integer octant symmetry, then sin and cos
-// of x come from their Taylor series (truncation error < 2e-9 there).
+// exp(-2 pi i q / 2^log2n) for 0 <= q < 2^log2n and log2n >= 2, to about
+// 1 ulp: q is reduced to an angle x in [0, pi/4] by exact integer octant
+// symmetry, then sin and cos of x come from their Taylor series (truncation
+// error < 2e-9 there).
 fn unit_root(q: u32, log2n: u32) -> vec2<f32> {
     let n = 1u << log2n;
-    let quarter = max(n >> 2u, 1u);
-    let quadrant = (q * 4u) >> log2n; // q / (n/4), exact for n >= 4
+    let quarter = n >> 2u;
+    let quadrant = (q * 4u) >> log2n; // q / (n/4)
     let r = q - quadrant * quarter;
     let flip = 2u * r > quarter; // past the octant: use the complementary angle
     let x = f32(select(r, quarter - r, flip)) * (6.283185307179586 / f32(n));
@@ -77,10 +78,7 @@ fn unit_root(q: u32, log2n: u32) -> vec2<f32> {
     let c = select(cos_x, sin_x, flip);
     let s = select(sin_x, cos_x, flip);
     var cs = vec2<f32>(c, s);
-    if (log2n < 2u) {
-        // n = 1 or 2: the quadrant arithmetic above does not apply.
-        cs = select(vec2<f32>(1.0, 0.0), vec2<f32>(-1.0, 0.0), q == 1u && n == 2u);
-    } else if (quadrant == 1u) {
+    if (quadrant == 1u) {
         cs = vec2<f32>(-s, c);
     } else if (quadrant == 2u) {
         cs = vec2<f32>(-c, -s);
