@@ -131,6 +131,30 @@ impl GpuContext {
         })
     }
 
+    /// A bind group for group 0 of `pipeline`: (binding, buffer) pairs, each
+    /// buffer bound over exactly the bytes it was asked for.
+    pub fn bind_group(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: &[(u32, &PooledBuffer<'_>)],
+    ) -> Result<wgpu::BindGroup> {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: buffer.binding(),
+            })
+            .collect();
+        self.catch_errors(label, || {
+            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            })
+        })
+    }
+
     /// A storage buffer a kernel writes (poisoned with NaN when the pool says so).
     pub fn output_buffer(&self, label: &str, bytes: u64) -> Result<PooledBuffer<'_>> {
         let usage = wgpu::BufferUsages::STORAGE

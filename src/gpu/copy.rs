@@ -59,22 +59,7 @@ fn copy_bind_group(
     destination: &super::PooledBuffer<'_>,
 ) -> Result<wgpu::BindGroup> {
     let pipeline = ctx.pipeline("copy", "main", || shader::COPY_WGSL.to_string())?;
-    ctx.catch_errors("copy bind group", || {
-        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("copy"),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: source.binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: destination.binding(),
-                },
-            ],
-        })
-    })
+    ctx.bind_group("copy", &pipeline, &[(0, source), (1, destination)])
 }
 
 /// Measures copy bandwidth with a buffer of `bytes` (rounded to 16), best of

@@ -102,28 +102,6 @@ pub fn stft_constants(cfg: &StftConfig) -> String {
     format!("alias Bin = {bin};\nfn to_bin(x: vec2<f32>) -> Bin {{ return {convert}(x); }}\n")
 }
 
-fn bind_group(
-    ctx: &GpuContext,
-    label: &str,
-    pipeline: &wgpu::ComputePipeline,
-    buffers: &[(u32, &PooledBuffer<'_>)],
-) -> Result<wgpu::BindGroup> {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
-        .iter()
-        .map(|(binding, buffer)| wgpu::BindGroupEntry {
-            binding: *binding,
-            resource: buffer.binding(),
-        })
-        .collect();
-    ctx.catch_errors(label, || {
-        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(label),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        })
-    })
-}
-
 fn window_terms(cfg: &StftConfig) -> [f32; 4] {
     let [a0, a1, a2] = cfg.window.cosine_terms();
     [a0 as f32, a1 as f32, a2 as f32, 0.0]
@@ -312,12 +290,8 @@ fn prepare_resolution<'a>(
             window: window_terms(cfg),
         };
         let params = ctx.uniform("stft.params", &params)?;
-        let bind_group = bind_group(
-            ctx,
-            "stft",
-            &pipeline,
-            &[(0, input), (1, &output), (2, &params)],
-        )?;
+        let bind_group =
+            ctx.bind_group("stft", &pipeline, &[(0, input), (1, &output), (2, &params)])?;
         chunks.push(Chunk {
             output,
             _params: params,
@@ -398,14 +372,12 @@ pub fn istft(
             _pad: [0; 2],
         },
     )?;
-    let inverse_group = bind_group(
-        ctx,
+    let inverse_group = ctx.bind_group(
         "istft.frames",
         &inverse,
         &[(1, &window), (2, &spectra), (3, &frames), (5, &params)],
     )?;
-    let overlap_group = bind_group(
-        ctx,
+    let overlap_group = ctx.bind_group(
         "istft.overlap_add",
         &overlap,
         &[(1, &window), (3, &frames), (4, &output), (5, &params)],
