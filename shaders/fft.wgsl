@@ -368,3 +368,34 @@ fn fft_run(tid: u32, order: u32) {
     }
     fft_pass(FFT_PASSES - 1u, FFT_LAST_LOG2R, tid, order);
 }
+
+// ---- Inverse real transforms (the forward direction is in fft_real.wgsl) ----
+//
+// fft_source returns fft_inverse_input(k, X[k], X[M - k]); after
+// fft_run(tid, FFT_LAYOUT_NATURAL), slot s holds real samples (2n, 2n + 1) of
+// frame-local element fft_inverse_element(s, tid) = frame * FFT_M + n.
+
+// What fft_source returns for element k of an inverse real transform, from
+// one-sided bins xk = X[k] and xmk = X[M - k]: conj(Z[k]), with Z[k] = E + i O
+// the packed spectrum whose inverse is z[n] = x[2n] + i x[2n+1]. Feeding the
+// conjugate to the forward FFT and conjugating its output computes the
+// inverse. The imaginary parts of DC and Nyquist are dropped, as irfft does.
+fn fft_inverse_input(k: u32, xk: vec2<f32>, xmk: vec2<f32>) -> vec2<f32> {
+    let a = select(xk, vec2<f32>(xk.x, 0.0), k == 0u);
+    let b = conj(select(xmk, vec2<f32>(xmk.x, 0.0), k == 0u));
+    let even = 0.5 * (a + b);
+    let odd = cmul(0.5 * (a - b), conj(unit_root(k, FFT_LOG2_M + 1u)));
+    let z = even + vec2<f32>(-odd.y, odd.x); // even + i odd
+    return conj(z);
+}
+
+// After an inverse (fft_run with FFT_LAYOUT_NATURAL on fft_inverse_input):
+// real samples (x[2n], x[2n + 1]) of slot s, n = element fft_inverse_element(s).
+fn fft_inverse_samples(s: u32) -> vec2<f32> {
+    return vec2<f32>(fft_v[s].x, -fft_v[s].y) * (1.0 / f32(FFT_M));
+}
+
+// Frame-local element (frame * FFT_M + n) that slot s holds after an inverse.
+fn fft_inverse_element(s: u32, tid: u32) -> u32 {
+    return fft_out_pos(FFT_PASSES - 1u, s, tid, FFT_LAYOUT_NATURAL);
+}

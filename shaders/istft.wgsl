@@ -1,6 +1,6 @@
 // Inverse STFT by weighted overlap-add, in two entry points run one after the
-// other in the same submission. Prefixed by the FFT constant block and
-// shaders/fft.wgsl (see there).
+// other in the same submission. Prefixed by the FFT constant block,
+// shaders/fft.wgsl and shaders/fft_real.wgsl.
 //
 // `frames`: each one-sided spectrum X[0..=M] (M = FFT_M, N = 2M) is turned back
 // into a real frame with the packed inverse real FFT, windowed again and stored.
@@ -27,26 +27,13 @@ struct IstftParams {
 
 var<private> group_first_frame: u32;
 
-// Bin k of a frame with the imaginary parts of DC and Nyquist dropped, as irfft does.
-fn bin(frame: u32, k: u32) -> vec2<f32> {
-    let x = spectra[frame * (FFT_M + 1u) + k];
-    return select(x, vec2<f32>(x.x, 0.0), k == 0u || k == FFT_M);
-}
-
-// conj(Z[k]) with Z[k] = Xe[k] + i Xo[k] the packed spectrum whose inverse
-// transform is z[n] = x[2n] + i x[2n+1]; feeding the conjugate to the forward
-// FFT and conjugating its output computes the inverse.
 fn fft_source(frame: u32, k: u32) -> vec2<f32> {
     let g = group_first_frame + frame;
     if (g >= params.total_frames) {
         return vec2<f32>(0.0);
     }
-    let a = bin(g, k);
-    let b = conj(bin(g, FFT_M - k));
-    let even = 0.5 * (a + b);
-    let odd = cmul(0.5 * (a - b), conj(unit_root(k, FFT_LOG2_M + 1u)));
-    let z = even + vec2<f32>(-odd.y, odd.x); // even + i odd
-    return conj(z);
+    let bins = g * (FFT_M + 1u);
+    return fft_inverse_input(k, spectra[bins + k], spectra[bins + FFT_M - k]);
 }
 
 @compute @workgroup_size(FFT_THREADS)
@@ -58,16 +45,15 @@ fn inverse_frames(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_
     }
     group_first_frame = first;
     fft_run(tid, FFT_LAYOUT_NATURAL);
-    let scale = 1.0 / f32(FFT_M);
     for (var s = 0u; s < FFT_SLOTS; s++) {
-        let e = fft_out_pos(FFT_PASSES - 1u, s, tid, FFT_LAYOUT_NATURAL);
+        let e = fft_inverse_element(s, tid);
         let g = first + (e >> FFT_LOG2_M);
         let n = e & (FFT_M - 1u);
         if (g < params.total_frames) {
-            let z = fft_v[s] * scale; // conj(fft(conj Z)) / M, conjugation folded into .y below
+            let x = fft_inverse_samples(s);
             let base = g * 2u * FFT_M;
-            frames[base + 2u * n] = z.x * window[2u * n];
-            frames[base + 2u * n + 1u] = -z.y * window[2u * n + 1u];
+            frames[base + 2u * n] = x.x * window[2u * n];
+            frames[base + 2u * n + 1u] = x.y * window[2u * n + 1u];
         }
     }
 }

@@ -1,11 +1,11 @@
 // Batched short-time Fourier transform of real signals, one frame per FFT.
-// Prefixed by the FFT constant block and shaders/fft.wgsl (see there).
+// Prefixed by the FFT constant block, shaders/fft.wgsl and shaders/fft_real.wgsl.
 //
 // Framing follows torch.stft(center=True, pad_mode="reflect", onesided=True):
 // frame f of a signal of length L covers samples f*hop - N/2 .. f*hop + N/2 - 1,
 // reflected at both ends (x[-t] = x[t], x[L-1+t] = x[L-1-t]).
-// A real frame of N = 2 FFT_M samples is packed as z[n] = x[2n] + i x[2n+1],
-// transformed at length FFT_M and unpacked into the N/2 + 1 one-sided bins.
+// Each real frame of N = 2 FFT_M samples is transformed by the shared real
+// FFT (fft_real.wgsl) into its N/2 + 1 one-sided bins.
 //
 // A dispatch covers a block of `signals` signals x `frames` frames (starting
 // at signal `first_signal`, frame `first_frame`); each workgroup takes
@@ -87,63 +87,13 @@ fn bin_db(x: vec2<f32>) -> f32 {
     return 10.0 * log10(max(dot(x, x), 1e-10));
 }
 
-fn store_bin(frame: u32, k: u32, x: vec2<f32>) {
+fn fft_store_bin(frame: u32, k: u32, x: vec2<f32>) {
     let i = ((group_signal * params.frames) + group_first_frame + frame) * (FFT_M + 1u) + k;
     spectra[i] = to_bin(x);
 }
 
-// Bins q and M - q from Z[q] and Z[M - q]: X[q] = E + W^q O and
-// X[M - q] = conj(E - W^q O), with E, O the spectra of the even and odd
-// samples. Also right for q = 0 (z2 = z1 = Z[0] gives X[0] and X[M]) and for
-// q = M/2 (z2 = z1 gives X[M/2] twice).
-fn store_pair(frame: u32, q: u32, z1: vec2<f32>, z2: vec2<f32>) {
-    let even = 0.5 * (z1 + conj(z2));
-    let odd = mul_neg_i(0.5 * (z1 - conj(z2))); // (z1 - conj z2) / 2i
-    let w_odd = cmul(unit_root(q, FFT_LOG2_M + 1u), odd);
-    store_bin(frame, q, even + w_odd);
-    store_bin(frame, FFT_M - q, conj(even - w_odd));
-}
-
-// Unpacks the butterfly pair in slots [a, a + r) and [b, b + r), b = a + r
-// (see fft_butterfly): butterflies u and M/r - u pair output j of one with
-// output r-1-j of the other. The frame's first pair (u = 0) holds butterflies
-// 0 and M/2r, each its own partner, and one more bin pair than the others; every
-// pair group runs r + 1 steps (the general ones repeat step 0) and picks its
-// values with `select`, not a branch, which CPU rasterisers would run both sides of.
-fn unpack_butterfly_pair(h: u32, tid: u32) {
-    let r = 1u << FFT_LAST_LOG2R;
-    let stride = FFT_M >> FFT_LAST_LOG2R; // distance between a butterfly's outputs
-    let pair = tid + h * FFT_THREADS;
-    let frame = pair >> (FFT_LOG2_M - FFT_LAST_LOG2R - 1u);
-    let u = pair & ((stride >> 1u) - 1u);
-    if (group_first_frame + frame >= params.frames) {
-        return;
-    }
-    let first = u == 0u;
-    let a = 2u * h * r;
-    let b = a + r;
-    for (var step = 0u; step <= r; step++) {
-        let j = step % r;
-        let general_q = u + j * stride;
-        let general_z2 = out_b(b, r - 1u - j);
-        // u = 0: steps 0..=r/2 pair butterfly 0 with itself, the rest butterfly M/2r.
-        let in_a = step <= r / 2u;
-        let m = step - (r / 2u + 1u);
-        let first_q = select((stride >> 1u) + m * stride, step * stride, in_a);
-        let first_z1 = select(out_b(b, m % r), out_b(a, step % r), in_a);
-        let first_z2 = select(out_b(b, (r - 1u - m) % r), out_b(a, (r - step) % r), in_a);
-        store_pair(
-            frame,
-            select(general_q, first_q, first),
-            select(out_b(a, j), first_z1, first),
-            select(general_z2, first_z2, first),
-        );
-    }
-}
-
-// Output j of the last-pass butterfly whose slots start at o.
-fn out_b(o: u32, j: u32) -> vec2<f32> {
-    return fft_v[o + fft_output_slot(FFT_LAST_LOG2R, j)];
+fn fft_frame_valid(frame: u32) -> bool {
+    return group_first_frame + frame < params.frames;
 }
 
 @compute @workgroup_size(FFT_THREADS)
@@ -157,7 +107,5 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
     group_signal = signal;
     group_first_frame = (group % params.groups_per_signal) * FFT_FRAMES;
     fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
-    for (var h = 0u; h < (FFT_SLOTS >> (FFT_LAST_LOG2R + 1u)); h++) {
-        unpack_butterfly_pair(h, tid);
-    }
+    fft_store_real_bins(tid);
 }

@@ -2,7 +2,7 @@
 //! validates with naga. No GPU needed.
 
 use wavesplat::gpu::fft::{FftDevice, FftPlan, MAX_N_FFT, MIN_N_FFT};
-use wavesplat::gpu::shader::{self, compose, validate};
+use wavesplat::gpu::shader::{self, compose_fft_kernel, validate};
 use wavesplat::stft::gpu::stft_constants;
 use wavesplat::stft::{SpectrumFormat, StftConfig};
 
@@ -29,15 +29,10 @@ fn every_shader_instantiation_validates() {
                 SpectrumFormat::Db,
             ] {
                 let extra = stft_constants(&StftConfig::new(n, n / 4).with_format(format));
-                let text = compose(&[
-                    &plan.wgsl_constants(),
-                    &extra,
-                    shader::FFT_WGSL,
-                    shader::STFT_WGSL,
-                ]);
+                let text = compose_fft_kernel(&plan, &extra, shader::STFT_WGSL);
                 check(format!("stft.{}.{format:?}", plan.key()), text);
             }
-            let text = compose(&[&plan.wgsl_constants(), shader::FFT_WGSL, shader::ISTFT_WGSL]);
+            let text = compose_fft_kernel(&plan, "", shader::ISTFT_WGSL);
             check(format!("istft.{}", plan.key()), text);
         }
         n *= 2;

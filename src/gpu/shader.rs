@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 
 /// The shared workgroup FFT (needs a constant block and a kernel around it).
 pub const FFT_WGSL: &str = include_str!("../../shaders/fft.wgsl");
+/// Forward real-input transforms on the shared FFT (bins to kernel callbacks).
+pub const FFT_REAL_WGSL: &str = include_str!("../../shaders/fft_real.wgsl");
 /// Batched STFT kernel.
 pub const STFT_WGSL: &str = include_str!("../../shaders/stft.wgsl");
 /// Inverse STFT kernels (inverse frames, overlap-add).
@@ -17,6 +19,18 @@ pub const COPY_WGSL: &str = include_str!("../../shaders/copy.wgsl");
 /// Joins shader pieces into one module source.
 pub fn compose(parts: &[&str]) -> String {
     parts.join("\n")
+}
+
+/// An FFT kernel's full source: the plan's constants, the kernel's own
+/// constants (`extra`), the shared FFT, the forward real-transform unpacking
+/// when the kernel uses it (it calls `fft_store_real_bins`), then the kernel.
+pub fn compose_fft_kernel(plan: &super::fft::FftPlan, extra: &str, kernel: &str) -> String {
+    let real = if kernel.contains("fft_store_real_bins") {
+        FFT_REAL_WGSL
+    } else {
+        ""
+    };
+    compose(&[&plan.wgsl_constants(), extra, FFT_WGSL, real, kernel])
 }
 
 /// Parses and validates WGSL with naga; the error carries every message with

@@ -75,8 +75,9 @@ struct IstftParams {
 }
 
 /// The pipeline for `entry` of an FFT kernel: the plan's constants, any
-/// kernel constants (`extra`, also part of the cache key), the FFT, the kernel.
-fn fft_pipeline(
+/// kernel constants (`extra`, also part of the cache key), the FFT pieces
+/// (`shader::fft_sources`), the kernel.
+pub(crate) fn fft_pipeline(
     ctx: &GpuContext,
     kernel: &str,
     source: &str,
@@ -86,7 +87,7 @@ fn fft_pipeline(
 ) -> Result<Arc<wgpu::ComputePipeline>> {
     let key = format!("{kernel}.{}{extra}", plan.key());
     ctx.pipeline(&key, entry, || {
-        shader::compose(&[&plan.wgsl_constants(), extra, shader::FFT_WGSL, source])
+        shader::compose_fft_kernel(plan, extra, source)
     })
 }
 
@@ -460,14 +461,8 @@ mod layout_tests {
     fn host_parameter_structs_match_the_shaders() {
         let plan = FftPlan::new(1024, FftDevice::gpu(16384)).unwrap();
         let cfg = StftConfig::new(1024, 256);
-        let constants = plan.wgsl_constants();
-        let stft = shader::compose(&[
-            &constants,
-            &stft_constants(&cfg),
-            shader::FFT_WGSL,
-            shader::STFT_WGSL,
-        ]);
-        let istft = shader::compose(&[&constants, shader::FFT_WGSL, shader::ISTFT_WGSL]);
+        let stft = shader::compose_fft_kernel(&plan, &stft_constants(&cfg), shader::STFT_WGSL);
+        let istft = shader::compose_fft_kernel(&plan, "", shader::ISTFT_WGSL);
         assert_eq!(
             wgsl_struct_size(&stft, "StftParams") as usize,
             size_of::<StftParams>()
