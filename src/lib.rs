@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod bench;
+pub mod conv;
 pub mod error;
 pub mod fsutil;
 pub mod gpu;

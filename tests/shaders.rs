@@ -1,6 +1,7 @@
 //! Every shader, in every instantiation the host can build, parses and
 //! validates with naga. No GPU needed.
 
+use wavesplat::conv::gpu::{Stage, source_for};
 use wavesplat::gpu::fft::{FftDevice, FftPlan, MAX_N_FFT, MIN_N_FFT};
 use wavesplat::gpu::shader::{self, compose_fft_kernel, validate};
 use wavesplat::stft::gpu::stft_constants;
@@ -34,6 +35,10 @@ fn every_shader_instantiation_validates() {
             }
             let text = compose_fft_kernel(&plan, "", shader::ISTFT_WGSL);
             check(format!("istft.{}", plan.key()), text);
+            for stage in [Stage::Forward, Stage::Inverse] {
+                let text = compose_fft_kernel(&plan, source_for(stage), shader::CONV_WGSL);
+                check(format!("conv.{stage:?}.{}", plan.key()), text);
+            }
         }
         n *= 2;
     }

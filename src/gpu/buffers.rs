@@ -23,7 +23,10 @@ pub struct BufferPool {
     poison: AtomicBool,
 }
 
-/// A buffer on loan from the pool; it goes back when dropped.
+/// A buffer on loan from the pool; it goes back when dropped. Keep it alive
+/// until the work that uses it has been submitted: once back in the pool it
+/// may be handed out and rewritten (`queue.write_buffer` runs before any
+/// later submission) while a recorded command still refers to it.
 pub struct PooledBuffer<'a> {
     buffer: Option<wgpu::Buffer>,
     pool: &'a BufferPool,

@@ -159,6 +159,23 @@ impl FftPlan {
     }
 }
 
+/// The pipeline for `entry` of an FFT kernel: the plan's constants, the
+/// kernel's own constants (`extra`, also part of the cache key), the shared FFT
+/// pieces and the kernel source (see [`super::shader::compose_fft_kernel`]).
+pub fn pipeline(
+    ctx: &super::GpuContext,
+    kernel: &str,
+    source: &str,
+    plan: &FftPlan,
+    extra: &str,
+    entry: &str,
+) -> Result<std::sync::Arc<wgpu::ComputePipeline>> {
+    let key = format!("{kernel}.{}{extra}", plan.key());
+    ctx.pipeline(&key, entry, || {
+        super::shader::compose_fft_kernel(plan, extra, source)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,8 @@ pub const FFT_REAL_WGSL: &str = include_str!("../../shaders/fft_real.wgsl");
 pub const STFT_WGSL: &str = include_str!("../../shaders/stft.wgsl");
 /// Inverse STFT kernels (inverse frames, overlap-add).
 pub const ISTFT_WGSL: &str = include_str!("../../shaders/istft.wgsl");
+/// Partitioned overlap-save convolution kernels.
+pub const CONV_WGSL: &str = include_str!("../../shaders/conv.wgsl");
 /// Device-memory copy, the bandwidth yardstick.
 pub const COPY_WGSL: &str = include_str!("../../shaders/copy.wgsl");
 

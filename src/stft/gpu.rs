@@ -74,23 +74,6 @@ struct IstftParams {
     _pad: [u32; 2],
 }
 
-/// The pipeline for `entry` of an FFT kernel: the plan's constants, any
-/// kernel constants (`extra`, also part of the cache key), the FFT pieces
-/// (`shader::fft_sources`), the kernel.
-pub(crate) fn fft_pipeline(
-    ctx: &GpuContext,
-    kernel: &str,
-    source: &str,
-    plan: &FftPlan,
-    extra: &str,
-    entry: &str,
-) -> Result<Arc<wgpu::ComputePipeline>> {
-    let key = format!("{kernel}.{}{extra}", plan.key());
-    ctx.pipeline(&key, entry, || {
-        shader::compose_fft_kernel(plan, extra, source)
-    })
-}
-
 /// Kernel constants of the STFT shader for `cfg`: the bin type and the
 /// conversion `store_bin` applies (see shaders/stft.wgsl).
 pub fn stft_constants(cfg: &StftConfig) -> String {
@@ -259,7 +242,7 @@ fn prepare_resolution<'a>(
     cfg: &StftConfig,
 ) -> Result<Resolution<'a>> {
     let plan = FftPlan::new(cfg.n_fft, ctx.fft_device())?;
-    let pipeline = fft_pipeline(
+    let pipeline = crate::gpu::fft::pipeline(
         ctx,
         "stft",
         shader::STFT_WGSL,
@@ -342,7 +325,7 @@ pub fn istft(
             ctx.max_binding()
         )));
     }
-    let inverse = fft_pipeline(
+    let inverse = crate::gpu::fft::pipeline(
         ctx,
         "istft",
         shader::ISTFT_WGSL,
@@ -350,7 +333,8 @@ pub fn istft(
         "",
         "inverse_frames",
     )?;
-    let overlap = fft_pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", "overlap_add")?;
+    let overlap =
+        crate::gpu::fft::pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", "overlap_add")?;
     let window = ctx.upload("istft.window", &window_f32(cfg))?;
     let spectra = ctx.upload("istft.spectra", &spec.data)?;
     let frames = ctx.output_buffer("istft.frames", frame_bytes)?;
