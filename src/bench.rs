@@ -222,3 +222,133 @@ impl std::fmt::Display for StftReport {
         Ok(())
     }
 }
+
+/// One kernel length's convolution figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConvFigures {
+    pub taps: usize,
+    pub partition: usize,
+    pub partitions: usize,
+    pub output_samples: usize,
+    /// GPU end to end (uploads, kernels, read-back), output samples per second.
+    pub gpu_samples_per_second: f64,
+    /// Device-memory bytes the kernels must move at least (see `conv_bytes`), per second.
+    pub gpu_bytes_per_second: f64,
+    pub fraction_of_copy: f64,
+    pub cpu1_samples_per_second: f64,
+    pub cpu_all_samples_per_second: f64,
+    pub cpu_threads: usize,
+}
+
+/// The whole `bench conv` report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConvReport {
+    pub adapter: crate::gpu::AdapterSummary,
+    pub copy: CopyBandwidth,
+    pub signal_samples: usize,
+    pub sizes: Vec<ConvFigures>,
+}
+
+/// Least device traffic of a partitioned overlap-save run: per output block
+/// the input block read and its spectrum written, P spectrum pairs read by
+/// the accumulation and its sum written, the sum read back and B samples written.
+fn conv_bytes(blocks: usize, block: usize, partitions: usize) -> u64 {
+    let bins = (block + 1) as u64 * 8;
+    let per_block =
+        2 * block as u64 * 4 + bins + partitions as u64 * 2 * bins + bins + bins + block as u64 * 4;
+    blocks as u64 * per_block
+}
+
+/// Benchmarks convolution of one signal with kernels of `taps` taps.
+pub fn bench_conv(ctx: &GpuContext, taps: &[usize], effort: Effort) -> Result<ConvReport> {
+    let copy = measure_copy_bandwidth(ctx, effort.copy_bytes(), 5, 4)?;
+    let samples = effort.stft_samples() / 4;
+    let x = test_signals(1, samples, 3).remove(0);
+    let threads = cpu::resolve_threads(0);
+    let mut sizes = Vec::new();
+    for &n in taps {
+        let h: Vec<f32> = test_signals(1, n, 5)
+            .remove(0)
+            .iter()
+            .map(|v| v / n as f32)
+            .collect();
+        let cfg = crate::conv::ConvConfig::default();
+        let block = cfg.block_for(n)?;
+        let out = samples + n - 1;
+        let gpu = best_seconds(2, || {
+            crate::conv::gpu::convolve(ctx, &[&x], &[&h], &cfg).map(drop)
+        })?;
+        let cpu1 = best_seconds(1, || crate::conv::cpu::convolve(&[&x], &[&h], 1).map(drop))?;
+        let cpu_all = best_seconds(1, || {
+            crate::conv::cpu::convolve(&[&x], &[&h], threads).map(drop)
+        })?;
+        let bytes = conv_bytes(out.div_ceil(block), block, n.div_ceil(block));
+        sizes.push(ConvFigures {
+            taps: n,
+            partition: block,
+            partitions: n.div_ceil(block),
+            output_samples: out,
+            gpu_samples_per_second: out as f64 / gpu,
+            gpu_bytes_per_second: bytes as f64 / gpu,
+            fraction_of_copy: bytes as f64 / gpu / copy.bytes_per_second,
+            cpu1_samples_per_second: out as f64 / cpu1,
+            cpu_all_samples_per_second: out as f64 / cpu_all,
+            cpu_threads: threads,
+        });
+    }
+    Ok(ConvReport {
+        adapter: ctx.summary().clone(),
+        copy,
+        signal_samples: samples,
+        sizes,
+    })
+}
+
+impl std::fmt::Display for ConvReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "device: {} ({}, {})",
+            self.adapter.name, self.adapter.backend, self.adapter.device_type
+        )?;
+        writeln!(
+            f,
+            "copy bandwidth: {:.2} GB/s (read + write)",
+            self.copy.bytes_per_second / 1e9
+        )?;
+        writeln!(
+            f,
+            "signal: {} samples; GPU end to end (upload, kernels, read-back); CPU: f64 overlap-add (rustfft)",
+            self.signal_samples
+        )?;
+        writeln!(
+            f,
+            "{:>7} {:>6} {:>5} {:>14} {:>9} {:>8} {:>14} {:>14} {:>9}",
+            "taps",
+            "block",
+            "parts",
+            "gpu samples/s",
+            "gpu GB/s",
+            "of copy",
+            "cpu1 samples/s",
+            "cpuN samples/s",
+            "gpu/cpu1"
+        )?;
+        for s in &self.sizes {
+            writeln!(
+                f,
+                "{:>7} {:>6} {:>5} {:>14.0} {:>9.2} {:>7.1}% {:>14.0} {:>14.0} {:>8.2}x",
+                s.taps,
+                s.partition,
+                s.partitions,
+                s.gpu_samples_per_second,
+                s.gpu_bytes_per_second / 1e9,
+                100.0 * s.fraction_of_copy,
+                s.cpu1_samples_per_second,
+                s.cpu_all_samples_per_second,
+                s.gpu_samples_per_second / s.cpu1_samples_per_second
+            )?;
+        }
+        Ok(())
+    }
+}

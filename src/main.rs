@@ -3,7 +3,9 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use wavesplat::audio;
+use wavesplat::audio::{self, WavFormat};
+use wavesplat::conv::reverb::{self, ReverbOptions};
+use wavesplat::conv::{ConvConfig, ConvMode};
 use wavesplat::gpu::GpuContext;
 use wavesplat::stft::{self, SpectrumFormat, StftConfig, Window};
 use wavesplat::{Error, Result, bench, npy, plot};
@@ -32,6 +34,8 @@ enum Command {
     },
     /// Short-time Fourier transform of an audio file to .npy and/or a PNG picture.
     Stft(StftArgs),
+    /// Convolve audio with an impulse response (room reverb) to a WAV file.
+    Convolve(ConvolveArgs),
     /// Measure kernel throughput.
     Bench {
         #[command(subcommand)]
@@ -75,6 +79,38 @@ struct StftArgs {
     backend: Backend,
 }
 
+#[derive(Args)]
+struct ConvolveArgs {
+    /// Input audio; every channel is kept.
+    input: PathBuf,
+    /// Impulse response (resampled to the input's rate if they differ).
+    ir: PathBuf,
+    /// Output WAV (32-bit float unless --pcm16).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Gain of the convolved (wet) signal.
+    #[arg(long, default_value_t = 1.0)]
+    wet: f32,
+    /// Gain of the input (dry) signal.
+    #[arg(long, default_value_t = 0.0)]
+    dry: f32,
+    /// full: len(x) + len(h) - 1 samples; same: the input's length.
+    #[arg(long, default_value = "full")]
+    mode: String,
+    /// Scale the impulse response to unit energy first.
+    #[arg(long)]
+    normalize: bool,
+    /// Partition size (a power of two, 8..4096; small for low latency). Default: by IR length.
+    #[arg(long)]
+    partition: Option<usize>,
+    /// Write 16-bit PCM (clipped) instead of float.
+    #[arg(long)]
+    pcm16: bool,
+    /// Where to compute.
+    #[arg(long, value_enum, default_value_t = Backend::Gpu)]
+    backend: Backend,
+}
+
 #[derive(Subcommand)]
 enum BenchKernel {
     /// Batched STFT: GPU vs copy bandwidth vs CPU on one and all threads.
@@ -90,6 +126,22 @@ enum BenchKernel {
         )]
         sizes: Vec<usize>,
         /// Full-size batch even on a software device (slow on lavapipe).
+        #[arg(long)]
+        full: bool,
+    },
+    /// Long-kernel convolution: GPU vs CPU overlap-add on one and all threads.
+    Conv {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Kernel lengths (taps) to measure.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "1024,16384,131072,524288"
+        )]
+        taps: Vec<usize>,
+        /// Full-size signal even on a software device (slow on lavapipe).
         #[arg(long)]
         full: bool,
     },
@@ -213,8 +265,75 @@ fn write_png(
     plot::write_spectrogram_png(path, &picture)
 }
 
+fn run_convolve(args: &ConvolveArgs) -> Result<()> {
+    let input = audio::read_audio(&args.input)?;
+    let ir = audio::read_audio(&args.ir)?;
+    let opts = ReverbOptions {
+        wet: args.wet,
+        dry: args.dry,
+        mode: ConvMode::parse(&args.mode)?,
+        normalize: args.normalize,
+        conv: ConvConfig {
+            block: args.partition,
+            ..Default::default()
+        },
+    };
+    if !(opts.wet.is_finite() && opts.dry.is_finite()) {
+        return Err(Error::invalid(
+            "mix",
+            "--wet and --dry must be finite numbers",
+        ));
+    }
+    opts.conv.block_for(1)?;
+    let name = |p: &Path, e: Error| Error::invalid("input", format!("{}: {e}", p.display()));
+    let ctx = match args.backend {
+        Backend::Gpu => Some(open_gpu()?),
+        Backend::Cpu => None,
+    };
+    let backend = match &ctx {
+        Some(ctx) => reverb::Backend::Gpu(ctx),
+        None => reverb::Backend::Cpu { threads: 0 },
+    };
+    let out = reverb::reverb(&input, &ir, &opts, backend).map_err(|e| match e {
+        Error::Resample { .. } => name(&args.ir, e),
+        other => other,
+    })?;
+    let format = if args.pcm16 {
+        WavFormat::Pcm16
+    } else {
+        WavFormat::Float32
+    };
+    audio::write_wav(&args.out, &out.channels, out.sample_rate, format)?;
+    eprintln!(
+        "wrote {} ({} channels x {} samples at {} Hz)",
+        args.out.display(),
+        out.channels.len(),
+        out.channels.first().map_or(0, Vec::len),
+        out.sample_rate
+    );
+    Ok(())
+}
+
 fn run_bench(kernel: &BenchKernel) -> Result<()> {
     match kernel {
+        BenchKernel::Conv { json, taps, full } => {
+            let ctx = open_gpu()?;
+            let effort = if *full {
+                bench::Effort::Full
+            } else {
+                bench::Effort::for_device(&ctx)
+            };
+            let report = bench::bench_conv(&ctx, taps, effort)?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serialises")
+                );
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
         BenchKernel::Stft { json, sizes, full } => {
             let ctx = open_gpu()?;
             let effort = if *full {
@@ -249,6 +368,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info { json } => run_info(*json),
         Command::Stft(args) => run_stft(args),
+        Command::Convolve(args) => run_convolve(args),
         Command::Bench { kernel } => run_bench(kernel),
     };
     match result {

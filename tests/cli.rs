@@ -220,3 +220,186 @@ fn write_float_wav(path: &Path, samples: &[f32]) {
     }
     w.finalize().unwrap();
 }
+
+const HALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ir_short.wav");
+
+fn write_wav_channels(path: &Path, channels: &[Vec<f32>], rate: u32) {
+    wavesplat::audio::write_wav(path, channels, rate, wavesplat::audio::WavFormat::Float32)
+        .unwrap();
+}
+
+#[test]
+fn convolve_makes_a_mono_input_stereo_through_a_stereo_ir() {
+    let dir = scratch("convolve");
+    let (input, ir, out) = (dir.join("in.wav"), dir.join("ir.wav"), dir.join("out.wav"));
+    write_wav_channels(&input, &[vec![0.0, 1.0, 0.0, 0.0, 0.5, 0.0]], 22050);
+    write_wav_channels(&ir, &[vec![1.0, 0.5], vec![0.25, 0.0]], 22050);
+    for (mode, len) in [("full", 7), ("same", 6)] {
+        let o = wavesplat(&[
+            "convolve",
+            input.to_str().unwrap(),
+            ir.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--mode",
+            mode,
+            "--dry",
+            "1",
+            "--wet",
+            "2",
+            "--backend",
+            "cpu",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let y = wavesplat::audio::read_audio(&out).unwrap();
+        assert_eq!(y.channels.len(), 2);
+        assert_eq!(y.channels[0].len(), len);
+        // left: dry x + 2 (x * [1, 0.5]); right: dry x + 2 (x * [0.25]).
+        let left = [0.0, 3.0, 1.0, 0.0, 1.5, 0.5, 0.0];
+        let right = [0.0, 1.5, 0.0, 0.0, 0.75, 0.0, 0.0];
+        for (got, want) in [
+            (&y.channels[0], &left[..len]),
+            (&y.channels[1], &right[..len]),
+        ] {
+            assert!(
+                got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+                "{mode}: {got:?} vs {want:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn convolve_on_the_gpu_matches_the_cpu() {
+    if common::gpu("cli_convolve").is_none() {
+        return;
+    }
+    let dir = scratch("convolve_gpu");
+    let mut outputs = Vec::new();
+    for backend in ["gpu", "cpu"] {
+        let out = dir.join(format!("{backend}.wav"));
+        let o = wavesplat(&[
+            "convolve",
+            CLIP,
+            HALL,
+            "-o",
+            out.to_str().unwrap(),
+            "--backend",
+            backend,
+            "--normalize",
+        ]);
+        assert!(o.status.success(), "{backend}: {}", stderr(&o));
+        outputs.push(
+            wavesplat::audio::read_audio(&out)
+                .unwrap()
+                .channels
+                .remove(0),
+        );
+    }
+    assert_eq!(outputs[0].len(), 220_500 + 2000 - 1);
+    let err = common::relative_error(&common::widen(&outputs[0]), &common::widen(&outputs[1]));
+    assert!(err < 1e-5, "GPU vs CPU: {err:e}");
+}
+
+#[test]
+fn convolve_bad_input_gives_a_clear_error_and_no_output() {
+    let dir = scratch("convolve_bad");
+    let out = dir.join("out.wav");
+    let o = out.to_str().unwrap();
+    let empty = dir.join("empty_ir.wav");
+    write_wav_channels(&empty, &[vec![]], 22050);
+    assert_fails(
+        &[
+            "convolve",
+            CLIP,
+            empty.to_str().unwrap(),
+            "-o",
+            o,
+            "--backend",
+            "cpu",
+        ],
+        &out,
+        &["empty_ir.wav"],
+    );
+    let slow = dir.join("one_hertz_ir.wav");
+    write_wav_channels(&slow, &[vec![0.5, 0.25]], 1);
+    assert_fails(
+        &[
+            "convolve",
+            CLIP,
+            slow.to_str().unwrap(),
+            "-o",
+            o,
+            "--backend",
+            "cpu",
+        ],
+        &out,
+        &["one_hertz_ir.wav", "resample"],
+    );
+    let nan = dir.join("nan_ir.wav");
+    write_float_wav(&nan, &[0.5, f32::NAN]);
+    assert_fails(
+        &[
+            "convolve",
+            CLIP,
+            nan.to_str().unwrap(),
+            "-o",
+            o,
+            "--backend",
+            "cpu",
+        ],
+        &out,
+        &["nan_ir.wav", "not finite"],
+    );
+    assert_fails(
+        &[
+            "convolve",
+            CLIP,
+            HALL,
+            "-o",
+            o,
+            "--mode",
+            "valid",
+            "--backend",
+            "cpu",
+        ],
+        &out,
+        &["valid"],
+    );
+    assert_fails(
+        &[
+            "convolve",
+            CLIP,
+            HALL,
+            "-o",
+            o,
+            "--partition",
+            "100",
+            "--backend",
+            "cpu",
+        ],
+        &out,
+        &["partition", "100"],
+    );
+    let three = dir.join("three.wav");
+    write_wav_channels(
+        &three,
+        &[vec![0.1; 50], vec![0.1; 50], vec![0.1; 50]],
+        22050,
+    );
+    let two = dir.join("two.wav");
+    write_wav_channels(&two, &[vec![0.1; 5], vec![0.1; 5]], 22050);
+    assert_fails(
+        &[
+            "convolve",
+            three.to_str().unwrap(),
+            two.to_str().unwrap(),
+            "-o",
+            o,
+            "--backend",
+            "cpu",
+        ],
+        &out,
+        &["channels"],
+    );
+}

@@ -47,6 +47,17 @@ impl Default for ReverbOptions {
 /// host holds it whole; 2^30 floats is 4 GiB, a WAV file's limit too).
 pub const MAX_OUTPUT_SAMPLES: usize = 1 << 30;
 
+/// Fails with [`Error::OutOfMemory`] when `channels` x `len` output samples
+/// would not fit (see [`MAX_OUTPUT_SAMPLES`]).
+pub fn check_output_size(channels: usize, len: usize) -> Result<()> {
+    if len.saturating_mul(channels) > MAX_OUTPUT_SAMPLES {
+        return Err(Error::OutOfMemory(format!(
+            "the output would hold {channels} x {len} samples, more than {MAX_OUTPUT_SAMPLES}"
+        )));
+    }
+    Ok(())
+}
+
 /// The impulse response at `rate` (resampled if needed), normalised if asked.
 pub fn prepare_ir(ir: &MultiChannel, rate: u32, normalize: bool) -> Result<Vec<Vec<f32>>> {
     let mut channels = ir
@@ -106,12 +117,7 @@ pub fn reverb(
     let x_len = input.channels.first().map_or(0, Vec::len);
     let h_len = ir_channels[0].len();
     let out_len = opts.mode.output_len(x_len, h_len);
-    if out_len.saturating_mul(pairs.len()) > MAX_OUTPUT_SAMPLES {
-        return Err(Error::OutOfMemory(format!(
-            "the output would hold {} x {out_len} samples, more than {MAX_OUTPUT_SAMPLES}",
-            pairs.len()
-        )));
-    }
+    check_output_size(pairs.len(), out_len)?;
     let signals: Vec<&[f32]> = pairs
         .iter()
         .map(|&(i, _)| input.channels[i].as_slice())
