@@ -105,6 +105,57 @@ fn chunked_output_is_bit_identical_to_whole() {
 }
 
 #[test]
+fn streaming_in_random_pieces_is_bit_identical_to_whole_and_bounded() {
+    let Some(ctx) = gpu("conv_stream") else {
+        return;
+    };
+    let mut rng = Rng::fresh("conv_stream");
+    let signals = [rng.signal(50_000), rng.signal(50_000)];
+    let kernels = [rng.signal(1500), rng.signal(700)];
+    let xs: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+    let hs: Vec<&[f32]> = kernels.iter().map(Vec::as_slice).collect();
+    for (cfg, kernel_set) in [
+        (
+            ConvConfig {
+                block: Some(256),
+                max_blocks_per_chunk: Some(4),
+            },
+            &hs[..],
+        ),
+        (ConvConfig::default(), &hs[..1]),
+    ] {
+        let whole = conv_gpu::convolve(ctx, &xs, kernel_set, &cfg).unwrap();
+        let longest = kernel_set.iter().map(|h| h.len()).max().unwrap();
+        let block = cfg.block_for(longest).unwrap();
+        // Kept: the P partitions before the next output block, and the partial block after.
+        let bound = (longest.div_ceil(block) + 1) * block;
+        let mut stream = conv_gpu::ConvStream::new(ctx, kernel_set, 2, &cfg).unwrap();
+        let mut streamed = vec![Vec::new(); 2];
+        let mut at = 0;
+        while at < 50_000 {
+            let n = rng.range(0, 3000).min(50_000 - at);
+            let piece: Vec<&[f32]> = xs.iter().map(|x| &x[at..at + n]).collect();
+            for (out, part) in streamed.iter_mut().zip(stream.push(&piece).unwrap()) {
+                out.extend(part);
+            }
+            at += n;
+            assert!(
+                stream.buffered_samples() <= (6 + 4 + 2) * 256 + 3000,
+                "history grows: {}",
+                stream.buffered_samples()
+            );
+        }
+        for (out, part) in streamed.iter_mut().zip(stream.finish().unwrap()) {
+            out.extend(part);
+        }
+        assert!(
+            streamed == whole,
+            "streamed output differs from whole ({cfg:?})"
+        );
+    }
+}
+
+#[test]
 fn reverb_pairs_channels_and_mixes_the_same_on_both_backends() {
     let Some(ctx) = gpu("reverb") else { return };
     let mut rng = Rng::fresh("reverb");

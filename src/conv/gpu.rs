@@ -122,7 +122,7 @@ pub fn convolve(
     let mut outputs = vec![Vec::new(); signals.len()];
     for first in (0..shape.out_blocks).step_by(per_chunk) {
         let last = (first + per_chunk).min(shape.out_blocks);
-        let chunk = convolve_chunk(ctx, &k, signals, &kernel_bins, &shape, first..last)?;
+        let chunk = convolve_chunk(ctx, &k, signals, 0, &kernel_bins, &shape, first..last)?;
         for (out, part) in outputs
             .iter_mut()
             .zip(chunk.chunks(shape.block * (last - first)))
@@ -240,10 +240,17 @@ fn record_spectra<'a>(
 }
 
 /// Input samples a chunk needs, per signal: from block x_first - 1 to the
-/// chunk's last block, zero outside the signal.
-fn chunk_windows(signals: &[&[f32]], block: usize, x_first: usize, x_frames: usize) -> Vec<f32> {
+/// chunk's last block, zero outside the signal. `signals` start at absolute
+/// sample `origin` (a stream keeps only its recent history).
+fn chunk_windows(
+    signals: &[&[f32]],
+    origin: usize,
+    block: usize,
+    x_first: usize,
+    x_frames: usize,
+) -> Vec<f32> {
     let window_len = (x_frames + 1) * block;
-    let start = x_first as isize * block as isize - block as isize;
+    let start = x_first as isize * block as isize - block as isize - origin as isize;
     let mut windows = vec![0.0f32; signals.len() * window_len];
     for (x, dst) in signals.iter().zip(windows.chunks_mut(window_len)) {
         let from = start.max(0) as usize;
@@ -262,6 +269,7 @@ fn convolve_chunk(
     ctx: &GpuContext,
     k: &Kernels,
     signals: &[&[f32]],
+    origin: usize,
     kernel_bins: &PooledBuffer<'_>,
     shape: &Shape,
     blocks: std::ops::Range<usize>,
@@ -272,7 +280,7 @@ fn convolve_chunk(
     let out_blocks = blocks.len();
     let windows = ctx.upload(
         "conv.windows",
-        &chunk_windows(signals, b, x_first, x_frames),
+        &chunk_windows(signals, origin, b, x_first, x_frames),
     )?;
     let bins = ctx.output_buffer("conv.bins", (s * x_frames * k.bins() * 8) as u64)?;
     let acc = ctx.output_buffer("conv.acc", (s * out_blocks * k.bins() * 8) as u64)?;
@@ -336,6 +344,154 @@ fn convolve_chunk(
     Ok(ctx.read_staging::<f32>(&[&staging])?.remove(0))
 }
 
+/// Convolution of signals that arrive piece by piece (a file read in blocks,
+/// a live input) with fixed kernels. Device and host memory stay bounded by
+/// the partitions and one chunk, whatever the length, and the output is
+/// bit-identical to [`convolve`] of the whole signals.
+pub struct ConvStream<'a> {
+    ctx: &'a GpuContext,
+    kernels: Kernels,
+    kernel_bins: PooledBuffer<'a>,
+    kernel_lens: Vec<usize>,
+    shape: Shape,
+    per_chunk: usize,
+    /// Recent input per channel, from absolute sample `history_start`.
+    history: Vec<Vec<f32>>,
+    history_start: usize,
+    received: usize,
+    emitted_blocks: usize,
+}
+
+impl<'a> ConvStream<'a> {
+    /// A stream of `channels` channels through `kernels` (one for all channels
+    /// or one each).
+    pub fn new(
+        ctx: &'a GpuContext,
+        kernels: &[&[f32]],
+        channels: usize,
+        cfg: &ConvConfig,
+    ) -> Result<Self> {
+        check_inputs("kernel", kernels)?;
+        if channels == 0 {
+            return Err(Error::invalid(
+                "channels",
+                "a stream needs at least one channel",
+            ));
+        }
+        check_pairing(channels, kernels.len())?;
+        let longest_kernel = kernels.iter().map(|h| h.len()).max().unwrap_or(1);
+        let block = cfg.block_for(longest_kernel)?;
+        let k = Kernels::new(ctx, block)?;
+        let shape = Shape {
+            signals: channels,
+            kernels: kernels.len(),
+            block,
+            partitions: longest_kernel.div_ceil(block),
+            out_blocks: 0,
+        };
+        let kernel_bins = kernel_spectra(ctx, &k, kernels, &shape)?;
+        Ok(ConvStream {
+            ctx,
+            kernels: k,
+            kernel_bins,
+            kernel_lens: kernels.iter().map(|h| h.len()).collect(),
+            per_chunk: blocks_per_chunk(ctx, &shape, cfg)?,
+            shape,
+            history: vec![Vec::new(); channels],
+            history_start: 0,
+            received: 0,
+            emitted_blocks: 0,
+        })
+    }
+
+    /// Adds the next samples of every channel (equal lengths) and returns the
+    /// output samples this completes, per channel.
+    pub fn push(&mut self, input: &[&[f32]]) -> Result<Vec<Vec<f32>>> {
+        if input.len() != self.history.len() {
+            return Err(Error::invalid(
+                "stream input",
+                format!(
+                    "{} channels given to a stream of {}",
+                    input.len(),
+                    self.history.len()
+                ),
+            ));
+        }
+        let len = input[0].len();
+        if input.iter().any(|c| c.len() != len) {
+            return Err(Error::invalid(
+                "stream input",
+                "channels of one push must have equal lengths",
+            ));
+        }
+        for (i, c) in input.iter().enumerate() {
+            crate::error::check_finite(&format!("stream channel {i}"), c)?;
+        }
+        for (history, c) in self.history.iter_mut().zip(input) {
+            history.extend_from_slice(c);
+        }
+        self.received += len;
+        self.emit(self.received / self.shape.block)
+    }
+
+    /// Input samples per channel the stream holds now: at most the P
+    /// partitions, one chunk and the last push, whatever has gone through.
+    pub fn buffered_samples(&self) -> usize {
+        self.history.first().map_or(0, Vec::len)
+    }
+
+    /// Flushes the tail (the kernel's ring-out) and returns it: after this the
+    /// outputs add up to len(input) + len(kernel) - 1 samples per channel.
+    pub fn finish(mut self) -> Result<Vec<Vec<f32>>> {
+        let longest = self.kernel_lens.iter().copied().max().unwrap_or(1);
+        let total_blocks = (self.received + longest - 1).div_ceil(self.shape.block);
+        let first_sample = self.emitted_blocks * self.shape.block;
+        let mut tail = self.emit(total_blocks)?;
+        for (c, out) in tail.iter_mut().enumerate() {
+            let kernel = self.kernel_lens[c % self.kernel_lens.len()];
+            out.truncate((self.received + kernel - 1).saturating_sub(first_sample));
+        }
+        Ok(tail)
+    }
+
+    /// Computes output blocks up to `until`, then drops history no later
+    /// block needs (the P - 1 blocks before the next one, and the one before those).
+    fn emit(&mut self, until: usize) -> Result<Vec<Vec<f32>>> {
+        let mut outputs = vec![Vec::new(); self.history.len()];
+        while self.emitted_blocks < until {
+            let last = (self.emitted_blocks + self.per_chunk).min(until);
+            let views: Vec<&[f32]> = self.history.iter().map(Vec::as_slice).collect();
+            let blocks = self.emitted_blocks..last;
+            let chunk = convolve_chunk(
+                self.ctx,
+                &self.kernels,
+                &views,
+                self.history_start,
+                &self.kernel_bins,
+                &self.shape,
+                blocks.clone(),
+            )?;
+            for (out, part) in outputs
+                .iter_mut()
+                .zip(chunk.chunks(self.shape.block * blocks.len()))
+            {
+                out.extend_from_slice(part);
+            }
+            self.emitted_blocks = last;
+        }
+        let keep_from =
+            self.emitted_blocks.saturating_sub(self.shape.partitions) * self.shape.block;
+        if keep_from > self.history_start {
+            let drop = keep_from - self.history_start;
+            for history in &mut self.history {
+                history.drain(..drop.min(history.len()));
+            }
+            self.history_start = keep_from;
+        }
+        Ok(outputs)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,10 +500,13 @@ mod tests {
     fn chunk_windows_take_the_blocks_before_and_zero_outside() {
         let x: Vec<f32> = (1..=10).map(|v| v as f32).collect();
         // Block 4, chunk input blocks 0..2: samples -4..8.
-        let w = chunk_windows(&[&x], 4, 0, 2);
+        let w = chunk_windows(&[&x], 0, 4, 0, 2);
         assert_eq!(w, vec![0., 0., 0., 0., 1., 2., 3., 4., 5., 6., 7., 8.]);
         // Input blocks 2..4: samples 4..16, zero past the end.
-        let w = chunk_windows(&[&x], 4, 2, 2);
+        let w = chunk_windows(&[&x], 0, 4, 2, 2);
+        assert_eq!(w, vec![5., 6., 7., 8., 9., 10., 0., 0., 0., 0., 0., 0.]);
+        // The same from a history that starts at sample 4.
+        let w = chunk_windows(&[&x[4..]], 4, 4, 2, 2);
         assert_eq!(w, vec![5., 6., 7., 8., 9., 10., 0., 0., 0., 0., 0., 0.]);
     }
 
