@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{Rng, gpu, relative_error, widen};
+use common::{Rng, gpu, gpu_with, relative_error, widen};
 use wavesplat::audio::MultiChannel;
 use wavesplat::conv::reverb::{self, Backend, ReverbOptions};
 use wavesplat::conv::{ConvConfig, ConvMode, cpu, gpu as conv_gpu};
+use wavesplat::gpu::GpuOptions;
 
 /// (signal length, kernel length): 1-tap, non-powers of two, kernel longer than the signal.
 const CASES: [(usize, usize); 7] = [
@@ -153,6 +154,30 @@ fn streaming_in_random_pieces_is_bit_identical_to_whole_and_bounded() {
             "streamed output differs from whole ({cfg:?})"
         );
     }
+}
+
+#[test]
+fn inputs_larger_than_a_binding_are_chunked_to_fit() {
+    // A 64 KiB binding holds 8 spectra of 1025 bins: a 2-second input needs
+    // dozens of chunks, each within the cap, and matches the definition.
+    let options = GpuOptions {
+        max_binding: Some(64 * 1024),
+        ..GpuOptions::from_env()
+    };
+    let Some(ctx) = gpu_with("conv_small_binding", options) else {
+        return;
+    };
+    let mut rng = Rng::fresh("conv_small_binding");
+    let (x, h) = (rng.signal(44_100), rng.signal(3000));
+    let cfg = ConvConfig {
+        block: Some(1024),
+        ..Default::default()
+    };
+    let y = conv_gpu::convolve(&ctx, &[&x], &[&h], &cfg)
+        .unwrap()
+        .remove(0);
+    let err = relative_error(&widen(&y), &cpu::convolve_direct(&x, &h));
+    assert!(err < 1e-5, "{err:e}");
 }
 
 #[test]
