@@ -16,17 +16,21 @@ const POOL_RETAIN_BYTES: u64 = 1 << 30;
 /// A quiet NaN: what poisoned buffers are filled with.
 const POISON_WORD: u32 = 0x7fc0_0000;
 
-/// Free buffers by (size class, usage).
+/// Free buffers by (size class, usage). A buffer given back waits in
+/// `pending` until the GPU has finished everything submitted so far
+/// ([`BufferPool::recycle`], called by `GpuContext::wait`), so one dropped
+/// while recorded work still refers to it cannot be handed out and rewritten
+/// under that work.
 #[derive(Default)]
 pub struct BufferPool {
     free: Mutex<HashMap<(u64, u32), Vec<wgpu::Buffer>>>,
+    pending: Mutex<Vec<wgpu::Buffer>>,
     poison: AtomicBool,
 }
 
-/// A buffer on loan from the pool; it goes back when dropped. Keep it alive
-/// until the work that uses it has been submitted: once back in the pool it
-/// may be handed out and rewritten (`queue.write_buffer` runs before any
-/// later submission) while a recorded command still refers to it.
+/// A buffer on loan from the pool; it goes back when dropped, and is handed
+/// out again only after the next wait for the GPU. Still, keep it alive until
+/// the work that uses it has been submitted and waited for.
 pub struct PooledBuffer<'a> {
     buffer: Option<wgpu::Buffer>,
     pool: &'a BufferPool,
@@ -77,18 +81,35 @@ impl BufferPool {
     }
 
     fn give_back(&self, buffer: wgpu::Buffer) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buffer);
+    }
+
+    /// Makes buffers given back since the last call available again; call
+    /// only when all submitted GPU work has completed.
+    pub fn recycle(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        let retained: u64 = free.values().flatten().map(|b| b.size()).sum();
-        if retained + buffer.size() <= POOL_RETAIN_BYTES {
-            free.entry((buffer.size(), buffer.usage().bits()))
-                .or_default()
-                .push(buffer);
+        let mut retained: u64 = free.values().flatten().map(|b| b.size()).sum();
+        for buffer in pending {
+            if retained + buffer.size() <= POOL_RETAIN_BYTES {
+                retained += buffer.size();
+                free.entry((buffer.size(), buffer.usage().bits()))
+                    .or_default()
+                    .push(buffer);
+            }
         }
     }
 
     /// Frees every pooled buffer.
     pub fn clear(&self) {
         self.free.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// When on, every output buffer handed out is first filled with NaN, so an

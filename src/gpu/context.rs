@@ -344,11 +344,13 @@ impl GpuContext {
         self.wait(what)
     }
 
-    /// Blocks until all submitted work is done.
+    /// Blocks until all submitted work is done, then lets the buffer pool
+    /// reuse the buffers given back meanwhile.
     pub fn wait(&self, what: &str) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(format!("{what}: waiting for the GPU: {e}")))?;
+        self.pool.recycle();
         self.check_lost()
     }
 
