@@ -165,13 +165,21 @@ pub fn timing_method(ctx: &GpuContext) -> &'static str {
     }
 }
 
+/// The first line of every report: which device ran.
+fn write_device(
+    f: &mut std::fmt::Formatter<'_>,
+    adapter: &crate::gpu::AdapterSummary,
+) -> std::fmt::Result {
+    writeln!(
+        f,
+        "device: {} ({}, {})",
+        adapter.name, adapter.backend, adapter.device_type
+    )
+}
+
 impl std::fmt::Display for StftReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "device: {} ({}, {})",
-            self.adapter.name, self.adapter.backend, self.adapter.device_type
-        )?;
+        write_device(f, &self.adapter)?;
         writeln!(
             f,
             "copy bandwidth: {:.2} GB/s (read + write, {} MiB buffer); GPU times from {}",
@@ -306,11 +314,7 @@ pub fn bench_conv(ctx: &GpuContext, taps: &[usize], effort: Effort) -> Result<Co
 
 impl std::fmt::Display for ConvReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "device: {} ({}, {})",
-            self.adapter.name, self.adapter.backend, self.adapter.device_type
-        )?;
+        write_device(f, &self.adapter)?;
         writeln!(
             f,
             "copy bandwidth: {:.2} GB/s (read + write)",

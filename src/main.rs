@@ -315,43 +315,32 @@ fn run_convolve(args: &ConvolveArgs) -> Result<()> {
 }
 
 fn run_bench(kernel: &BenchKernel) -> Result<()> {
+    let ctx = open_gpu()?;
+    let effort = |full: bool| {
+        if full {
+            bench::Effort::Full
+        } else {
+            bench::Effort::for_device(&ctx)
+        }
+    };
     match kernel {
         BenchKernel::Conv { json, taps, full } => {
-            let ctx = open_gpu()?;
-            let effort = if *full {
-                bench::Effort::Full
-            } else {
-                bench::Effort::for_device(&ctx)
-            };
-            let report = bench::bench_conv(&ctx, taps, effort)?;
-            if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serialises")
-                );
-            } else {
-                print!("{report}");
-            }
-            Ok(())
+            print_report(&bench::bench_conv(&ctx, taps, effort(*full))?, *json)
         }
         BenchKernel::Stft { json, sizes, full } => {
-            let ctx = open_gpu()?;
-            let effort = if *full {
-                bench::Effort::Full
-            } else {
-                bench::Effort::for_device(&ctx)
-            };
-            let report = bench::bench_stft(&ctx, sizes, effort)?;
-            if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serialises")
-                );
-            } else {
-                print!("{report}");
-            }
-            Ok(())
+            print_report(&bench::bench_stft(&ctx, sizes, effort(*full))?, *json)
         }
+    }
+    Ok(())
+}
+
+/// A benchmark report as JSON or as its table.
+fn print_report<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) {
+    if json {
+        let text = serde_json::to_string_pretty(report).expect("report serialises");
+        println!("{text}");
+    } else {
+        print!("{report}");
     }
 }
 
