@@ -676,3 +676,187 @@ fn hound_write_error(path: &Path, err: hound::Error) -> Error {
         other => Error::io(path, std::io::Error::other(other)),
     }
 }
+
+/// A WAV file read a block at a time, for inputs too long to hold whole
+/// (an hour of 44.1 kHz stereo). Covers the WAV forms hound reads exactly
+/// (8/16/24/32-bit integer, 32-bit float); [`WavBlockReader::open`] says
+/// `None` for others, which [`read_audio`] handles whole.
+pub struct WavBlockReader {
+    path: std::path::PathBuf,
+    reader: hound::WavReader<BufReader<File>>,
+    frames_left: usize,
+}
+
+impl WavBlockReader {
+    /// Opens `path`, or `Ok(None)` if it is not a WAV file hound reads exactly.
+    pub fn open(path: &Path) -> Result<Option<Self>> {
+        let mut file = open(path)?;
+        let Some(container_bits) = wav_container_bits(&mut file) else {
+            return Ok(None);
+        };
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(path, e))?;
+        let Ok(reader) = hound::WavReader::new(BufReader::new(file)) else {
+            return Ok(None);
+        };
+        let spec = reader.spec();
+        let exact = u32::from(spec.bits_per_sample) == container_bits
+            && matches!(
+                (spec.sample_format, spec.bits_per_sample),
+                (hound::SampleFormat::Float, 32) | (hound::SampleFormat::Int, 8 | 16 | 24 | 32)
+            );
+        if !exact || spec.channels == 0 {
+            return Ok(None);
+        }
+        if reader.duration() == 0 {
+            return Err(Error::EmptyAudio {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Some(WavBlockReader {
+            path: path.to_path_buf(),
+            frames_left: reader.duration() as usize,
+            reader,
+        }))
+    }
+
+    /// Channels in the file.
+    pub fn channels(&self) -> usize {
+        usize::from(self.reader.spec().channels)
+    }
+
+    /// Samples per second of each channel.
+    pub fn sample_rate(&self) -> u32 {
+        self.reader.spec().sample_rate
+    }
+
+    /// Frames (samples per channel) not read yet, as the header says.
+    pub fn frames_left(&self) -> usize {
+        self.frames_left
+    }
+
+    /// The next (up to) `frames` frames per channel; `None` at the end.
+    pub fn next_block(&mut self, frames: usize) -> Result<Option<Vec<Vec<f32>>>> {
+        let frames = frames.min(self.frames_left);
+        if frames == 0 {
+            return Ok(None);
+        }
+        let spec = self.reader.spec();
+        let channels = usize::from(spec.channels);
+        let mut out = vec![Vec::with_capacity(frames); channels];
+        let count = frames * channels;
+        if spec.sample_format == hound::SampleFormat::Float {
+            deinterleave(
+                &self.path,
+                self.reader.samples::<f32>().take(count),
+                &mut out,
+                |x| x,
+            )?;
+        } else {
+            let scale = 1.0 / f64::from(1u32 << (spec.bits_per_sample - 1));
+            let samples = self.reader.samples::<i32>().take(count);
+            deinterleave(&self.path, samples, &mut out, |x| {
+                (f64::from(x) * scale) as f32
+            })?;
+        }
+        if out.iter().any(|c| c.len() != frames) {
+            return Err(decode_error(
+                &self.path,
+                "the file ends before its header says (truncated?)",
+            ));
+        }
+        for (index, channel) in out.iter().enumerate() {
+            check_finite(
+                &format!("{} (channel {index})", self.path.display()),
+                channel,
+            )?;
+        }
+        self.frames_left -= frames;
+        Ok(Some(out))
+    }
+}
+
+/// A WAV file written a block at a time under a temporary name, renamed into
+/// place by [`WavBlockWriter::finish`]; dropped unfinished, it removes the
+/// temporary file, so an interrupted run leaves no half file.
+pub struct WavBlockWriter {
+    path: std::path::PathBuf,
+    temp: std::path::PathBuf,
+    writer: Option<hound::WavWriter<std::io::BufWriter<File>>>,
+    format: WavFormat,
+}
+
+impl WavBlockWriter {
+    /// Starts writing `channels` channels at `sample_rate` to `path`.
+    pub fn create(
+        path: &Path,
+        channels: usize,
+        sample_rate: u32,
+        format: WavFormat,
+    ) -> Result<Self> {
+        if channels == 0 || channels > usize::from(u16::MAX) || sample_rate == 0 {
+            return Err(Error::invalid(
+                "output",
+                format!(
+                    "{}: {channels} channels at {sample_rate} Hz cannot be written",
+                    path.display()
+                ),
+            ));
+        }
+        let temp = crate::fsutil::temp_path_for(path);
+        let file = File::create(&temp).map_err(|e| Error::io(path, e))?;
+        let spec = format.spec(channels as u16, sample_rate);
+        let writer = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
+            .map_err(|e| hound_write_error(path, e))?;
+        Ok(WavBlockWriter {
+            path: path.to_path_buf(),
+            temp,
+            writer: Some(writer),
+            format,
+        })
+    }
+
+    /// Appends one block (one vector per channel, equal lengths, finite).
+    pub fn write(&mut self, channels: &[Vec<f32>]) -> Result<()> {
+        let writer = self.writer.as_mut().expect("writer present until finish");
+        for (index, channel) in channels.iter().enumerate() {
+            check_finite(
+                &format!("{} (channel {index})", self.path.display()),
+                channel,
+            )?;
+        }
+        let frames = channels.first().map_or(0, Vec::len);
+        for frame in 0..frames {
+            for channel in channels {
+                let x = channel[frame];
+                let written = match self.format {
+                    WavFormat::Pcm16 => writer.write_sample(to_pcm16(x)),
+                    WavFormat::Float32 => writer.write_sample(x),
+                };
+                written.map_err(|e| hound_write_error(&self.path, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the header, syncs and renames the file into place.
+    pub fn finish(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("writer present until finish");
+        writer
+            .finalize()
+            .map_err(|e| hound_write_error(&self.path, e))?;
+        File::open(&self.temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&self.path, e))?;
+        std::fs::rename(&self.temp, &self.path).map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl Drop for WavBlockWriter {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            // Unfinished: the partial file must not look whole.
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}

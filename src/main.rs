@@ -266,7 +266,6 @@ fn write_png(
 }
 
 fn run_convolve(args: &ConvolveArgs) -> Result<()> {
-    let input = audio::read_audio(&args.input)?;
     let ir = audio::read_audio(&args.ir)?;
     let opts = ReverbOptions {
         wet: args.wet,
@@ -285,33 +284,54 @@ fn run_convolve(args: &ConvolveArgs) -> Result<()> {
         ));
     }
     opts.conv.block_for(1)?;
-    let name = |p: &Path, e: Error| Error::invalid("input", format!("{}: {e}", p.display()));
-    let ctx = match args.backend {
-        Backend::Gpu => Some(open_gpu()?),
-        Backend::Cpu => None,
-    };
-    let backend = match &ctx {
-        Some(ctx) => reverb::Backend::Gpu(ctx),
-        None => reverb::Backend::Cpu { threads: 0 },
-    };
-    let out = reverb::reverb(&input, &ir, &opts, backend).map_err(|e| match e {
-        Error::Resample { .. } => name(&args.ir, e),
-        other => other,
-    })?;
     let format = if args.pcm16 {
         WavFormat::Pcm16
     } else {
         WavFormat::Float32
     };
-    audio::write_wav(&args.out, &out.channels, out.sample_rate, format)?;
+    let name_ir = |e: Error| match e {
+        Error::Resample { .. } => Error::invalid("input", format!("{}: {e}", args.ir.display())),
+        other => other,
+    };
+    let (channels, frames) = match args.backend {
+        Backend::Gpu => {
+            let ctx = open_gpu()?;
+            // WAV input streams block by block in bounded memory; other
+            // formats are decoded whole first.
+            match audio::WavBlockReader::open(&args.input)? {
+                Some(mut reader) => {
+                    reverb::reverb_wav_stream(&ctx, &mut reader, &ir, &opts, &args.out, format)
+                        .map_err(name_ir)?
+                }
+                None => {
+                    let input = audio::read_audio(&args.input)?;
+                    let out = reverb::reverb(&input, &ir, &opts, reverb::Backend::Gpu(&ctx))
+                        .map_err(name_ir)?;
+                    write_channels(&args.out, &out, format)?
+                }
+            }
+        }
+        Backend::Cpu => {
+            let input = audio::read_audio(&args.input)?;
+            let out = reverb::reverb(&input, &ir, &opts, reverb::Backend::Cpu { threads: 0 })
+                .map_err(name_ir)?;
+            write_channels(&args.out, &out, format)?
+        }
+    };
     eprintln!(
-        "wrote {} ({} channels x {} samples at {} Hz)",
-        args.out.display(),
-        out.channels.len(),
-        out.channels.first().map_or(0, Vec::len),
-        out.sample_rate
+        "wrote {} ({channels} channels x {frames} samples)",
+        args.out.display()
     );
     Ok(())
+}
+
+fn write_channels(
+    path: &Path,
+    out: &audio::MultiChannel,
+    format: WavFormat,
+) -> Result<(usize, usize)> {
+    audio::write_wav(path, &out.channels, out.sample_rate, format)?;
+    Ok((out.channels.len(), out.channels.first().map_or(0, Vec::len)))
 }
 
 fn run_bench(kernel: &BenchKernel) -> Result<()> {

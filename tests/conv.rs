@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Rng, gpu, gpu_with, relative_error, widen};
-use wavesplat::audio::MultiChannel;
+use wavesplat::audio::{self, MultiChannel};
 use wavesplat::conv::reverb::{self, Backend, ReverbOptions};
 use wavesplat::conv::{ConvConfig, ConvMode, cpu, gpu as conv_gpu};
 use wavesplat::gpu::GpuOptions;
@@ -274,4 +274,83 @@ fn bad_input_is_a_clear_error() {
             .to_string();
         assert!(e.contains("kernel 0 is empty"), "{e}");
     }
+}
+
+#[test]
+fn streaming_a_wav_file_gives_the_samples_of_the_whole_reverb() {
+    let Some(ctx) = gpu("reverb_stream") else {
+        return;
+    };
+    let mut rng = Rng::fresh("reverb_stream");
+    let dir = std::env::temp_dir().join(format!("wavesplat-reverb-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Longer than two read blocks, so pushes, partial blocks and the tail all occur.
+    let input = MultiChannel {
+        channels: vec![rng.signal(150_000), rng.signal(150_000)],
+        sample_rate: 22050,
+    };
+    let ir = MultiChannel {
+        channels: vec![rng.signal(5000), rng.signal(5000)],
+        sample_rate: 22050,
+    };
+    let input_path = dir.join("input.wav");
+    audio::write_wav(
+        &input_path,
+        &input.channels,
+        22050,
+        audio::WavFormat::Float32,
+    )
+    .unwrap();
+    for mode in [ConvMode::Full, ConvMode::Same] {
+        let opts = ReverbOptions {
+            wet: 0.7,
+            dry: 0.3,
+            mode,
+            normalize: true,
+            conv: ConvConfig::default(),
+        };
+        let whole = reverb::reverb(&input, &ir, &opts, Backend::Gpu(ctx)).unwrap();
+        let out_path = dir.join(format!("{mode:?}.wav"));
+        let mut reader = audio::WavBlockReader::open(&input_path)
+            .unwrap()
+            .expect("a float WAV streams");
+        let (channels, frames) = reverb::reverb_wav_stream(
+            ctx,
+            &mut reader,
+            &ir,
+            &opts,
+            &out_path,
+            audio::WavFormat::Float32,
+        )
+        .unwrap();
+        assert_eq!((channels, frames), (2, whole.channels[0].len()));
+        let streamed = audio::read_audio(&out_path).unwrap();
+        assert!(
+            streamed.channels == whole.channels,
+            "{mode:?}: streamed samples differ from the whole reverb"
+        );
+    }
+}
+
+#[test]
+fn an_unfinished_block_writer_leaves_no_file() {
+    let dir = std::env::temp_dir().join(format!("wavesplat-block-writer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.wav");
+    let mut writer =
+        audio::WavBlockWriter::create(&path, 1, 22050, audio::WavFormat::Float32).unwrap();
+    writer.write(&[vec![0.25; 1000]]).unwrap();
+    let e = writer.write(&[vec![f32::NAN]]).unwrap_err().to_string();
+    assert!(e.contains("not finite"), "{e}");
+    drop(writer);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "an interrupted write left {left:?}");
+    let mut writer =
+        audio::WavBlockWriter::create(&path, 1, 22050, audio::WavFormat::Float32).unwrap();
+    writer.write(&[vec![0.25; 1000]]).unwrap();
+    writer.finish().unwrap();
+    assert_eq!(
+        audio::read_audio(&path).unwrap().channels[0],
+        vec![0.25; 1000]
+    );
 }

@@ -148,3 +148,76 @@ fn mix(y: &[f32], x: &[f32], opts: &ReverbOptions) -> Vec<f32> {
         .map(|(i, &v)| opts.wet * v + opts.dry * x.get(i).copied().unwrap_or(0.0))
         .collect()
 }
+
+/// Frames read per block when streaming a file.
+pub const STREAM_BLOCK_FRAMES: usize = 1 << 16;
+
+/// [`reverb`] of a WAV file read and written block by block on the GPU (via
+/// [`gpu::ConvStream`]): host and device memory stay bounded whatever the
+/// input's length, and the samples equal those of [`reverb`] on the GPU.
+/// Returns the channels and frames written.
+pub fn reverb_wav_stream(
+    ctx: &GpuContext,
+    input: &mut audio::WavBlockReader,
+    ir: &MultiChannel,
+    opts: &ReverbOptions,
+    out: &std::path::Path,
+    format: audio::WavFormat,
+) -> Result<(usize, usize)> {
+    let ir_channels = prepare_ir(ir, input.sample_rate(), opts.normalize)?;
+    if ir_channels.iter().any(Vec::is_empty) {
+        return Err(Error::invalid(
+            "impulse response",
+            "it has no samples at the input's rate",
+        ));
+    }
+    let pairs = pair_channels(input.channels(), ir_channels.len())?;
+    let total = opts
+        .mode
+        .output_len(input.frames_left(), ir_channels[0].len());
+    check_output_size(pairs.len(), total)?;
+    let kernels: Vec<&[f32]> = pairs
+        .iter()
+        .map(|&(_, k)| ir_channels[k].as_slice())
+        .collect();
+    let mut stream = gpu::ConvStream::new(ctx, &kernels, pairs.len(), &opts.conv)?;
+    let mut writer = audio::WavBlockWriter::create(out, pairs.len(), input.sample_rate(), format)?;
+    let mut dry: Vec<std::collections::VecDeque<f32>> = vec![Default::default(); pairs.len()];
+    let mut written = 0;
+    while let Some(block) = input.next_block(STREAM_BLOCK_FRAMES)? {
+        let signals: Vec<&[f32]> = pairs.iter().map(|&(i, _)| block[i].as_slice()).collect();
+        for (fifo, x) in dry.iter_mut().zip(&signals) {
+            fifo.extend(x.iter());
+        }
+        let wet = stream.push(&signals)?;
+        written += write_mixed(&mut writer, wet, &mut dry, opts, total - written)?;
+    }
+    let tail = stream.finish()?;
+    written += write_mixed(&mut writer, tail, &mut dry, opts, total - written)?;
+    writer.finish()?;
+    Ok((pairs.len(), written))
+}
+
+/// Mixes up to `room` frames of `wet` with the dry samples queued for the
+/// same positions, writes them and returns how many were written.
+fn write_mixed(
+    writer: &mut audio::WavBlockWriter,
+    wet: Vec<Vec<f32>>,
+    dry: &mut [std::collections::VecDeque<f32>],
+    opts: &ReverbOptions,
+    room: usize,
+) -> Result<usize> {
+    let n = wet.first().map_or(0, Vec::len).min(room);
+    let mixed: Vec<Vec<f32>> = wet
+        .iter()
+        .zip(dry.iter_mut())
+        .map(|(y, fifo)| {
+            y[..n]
+                .iter()
+                .map(|&v| opts.wet * v + opts.dry * fifo.pop_front().unwrap_or(0.0))
+                .collect()
+        })
+        .collect();
+    writer.write(&mixed)?;
+    Ok(n)
+}
