@@ -221,7 +221,7 @@ fn write_float_wav(path: &Path, samples: &[f32]) {
     w.finalize().unwrap();
 }
 
-const HALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ir_short.wav");
+const SHORT_IR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ir_short.wav");
 
 fn write_wav_channels(path: &Path, channels: &[Vec<f32>], rate: u32) {
     wavesplat::audio::write_wav(path, channels, rate, wavesplat::audio::WavFormat::Float32)
@@ -281,7 +281,7 @@ fn convolve_on_the_gpu_matches_the_cpu() {
         let o = wavesplat(&[
             "convolve",
             CLIP,
-            HALL,
+            SHORT_IR,
             "-o",
             out.to_str().unwrap(),
             "--backend",
@@ -355,7 +355,7 @@ fn convolve_bad_input_gives_a_clear_error_and_no_output() {
         &[
             "convolve",
             CLIP,
-            HALL,
+            SHORT_IR,
             "-o",
             o,
             "--mode",
@@ -370,7 +370,7 @@ fn convolve_bad_input_gives_a_clear_error_and_no_output() {
         &[
             "convolve",
             CLIP,
-            HALL,
+            SHORT_IR,
             "-o",
             o,
             "--partition",
