@@ -35,6 +35,11 @@ fn every_shader_instantiation_validates() {
             }
             let text = compose_fft_kernel(&plan, "", shader::ISTFT_WGSL);
             check(format!("istft.{}", plan.key()), text);
+            for columns in ["true", "false"] {
+                let extra = format!("const STEP_COLUMNS: bool = {columns};\n");
+                let text = compose_fft_kernel(&plan, &extra, shader::FFT_LARGE_WGSL);
+                check(format!("fft_large.{columns}.{}", plan.key()), text);
+            }
             for stage in [Stage::Forward, Stage::Inverse] {
                 let text = compose_fft_kernel(&plan, source_for(stage), shader::CONV_WGSL);
                 check(format!("conv.{stage:?}.{}", plan.key()), text);

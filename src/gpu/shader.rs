@@ -15,6 +15,8 @@ pub const STFT_WGSL: &str = include_str!("../../shaders/stft.wgsl");
 pub const ISTFT_WGSL: &str = include_str!("../../shaders/istft.wgsl");
 /// Partitioned overlap-save convolution kernels.
 pub const CONV_WGSL: &str = include_str!("../../shaders/conv.wgsl");
+/// Four-step FFTs longer than a workgroup holds.
+pub const FFT_LARGE_WGSL: &str = include_str!("../../shaders/fft_large.wgsl");
 /// Device-memory copy, the bandwidth yardstick.
 pub const COPY_WGSL: &str = include_str!("../../shaders/copy.wgsl");
 

@@ -1,0 +1,192 @@
+//! Batched complex FFTs longer than one workgroup holds (64 to 2^24 points),
+//! by the four-step method on the shared workgroup FFT (shaders/fft_large.wgsl):
+//! N = N1 x N2, column transforms with twiddles, then row transforms.
+
+use super::fft::{self, FftPlan, MAX_N_FFT};
+use super::{GpuContext, PooledBuffer, dispatch_2d, shader};
+use crate::error::{Error, Result, check_finite};
+
+/// Smallest and largest transform lengths.
+pub const MIN_LEN: usize = 64;
+pub const MAX_LEN: usize = (MAX_N_FFT / 2) * (MAX_N_FFT / 2);
+
+/// Keep in sync with `LargeFftParams` in shaders/fft_large.wgsl (sizes checked by a test).
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct LargeFftParams {
+    log2_n: u32,
+    log2_other: u32,
+    frames: u32,
+    inverse: u32,
+    groups_x: u32,
+    _pad: [u32; 3],
+}
+
+/// The split N = N1 x N2 (N1 >= N2, both powers of two of at least 8).
+pub fn split(n: usize) -> Result<(usize, usize)> {
+    if !n.is_power_of_two() || !(MIN_LEN..=MAX_LEN).contains(&n) {
+        return Err(Error::invalid(
+            "FFT length",
+            format!("{n}: use a power of two from {MIN_LEN} to {MAX_LEN}"),
+        ));
+    }
+    let log2 = n.trailing_zeros();
+    let n1 = 1usize << log2.div_ceil(2);
+    Ok((n1, n / n1))
+}
+
+/// The source of one step: the constant naming it, then the kernel.
+fn step_constants(columns: bool) -> &'static str {
+    if columns {
+        "const STEP_COLUMNS: bool = true;\n"
+    } else {
+        "const STEP_COLUMNS: bool = false;\n"
+    }
+}
+
+/// Forward (or, with `inverse`, inverse and scaled by 1/N) FFTs of the
+/// `data.len() / n` transforms of length `n` in `data`, as numpy's fft/ifft.
+pub fn fft(ctx: &GpuContext, data: &[[f32; 2]], n: usize, inverse: bool) -> Result<Vec<[f32; 2]>> {
+    let (n1, n2) = split(n)?;
+    if data.is_empty() || !data.len().is_multiple_of(n) {
+        return Err(Error::invalid(
+            "FFT input",
+            format!(
+                "{} values are not a whole number of transforms of {n}",
+                data.len()
+            ),
+        ));
+    }
+    let flat: Vec<f32> = data.iter().flatten().copied().collect();
+    check_finite("FFT input", &flat)?;
+    let bytes = (data.len() * 8) as u64;
+    if bytes > ctx.max_binding() {
+        return Err(Error::OutOfMemory(format!(
+            "{bytes} bytes of transforms exceed the device's largest binding ({})",
+            ctx.max_binding()
+        )));
+    }
+    let transforms = data.len() / n;
+    let input = ctx.upload("fft_large.input", data)?;
+    let middle = ctx.output_buffer("fft_large.middle", bytes)?;
+    let output = ctx.output_buffer("fft_large.output", bytes)?;
+    let mut encoder = ctx.encoder("fft_large");
+    // Columns: transforms of length N1, one per column (N2 of them per transform).
+    let _columns = record_step(
+        ctx,
+        &mut encoder,
+        (&input, &middle),
+        n,
+        n1,
+        n2,
+        transforms,
+        inverse,
+        true,
+    )?;
+    // Rows: transforms of length N2, one per row (N1 of them per transform).
+    let _rows = record_step(
+        ctx,
+        &mut encoder,
+        (&middle, &output),
+        n,
+        n2,
+        n1,
+        transforms,
+        inverse,
+        false,
+    )?;
+    let staging = ctx.copy_to_staging(&mut encoder, &output)?;
+    ctx.submit_and_wait("fft_large", encoder)?;
+    let flat = ctx.read_staging::<f32>(&[&staging])?.remove(0);
+    Ok(flat.chunks(2).map(|c| [c[0], c[1]]).collect())
+}
+
+/// Records one step: `transforms` x `lines` frames of length `len`, reading
+/// `buffers.0` and writing `buffers.1`. Returns the parameter buffer, which
+/// must live until the submission.
+#[allow(clippy::too_many_arguments)] // one dispatch's complete description
+fn record_step<'a>(
+    ctx: &'a GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    buffers: (&PooledBuffer<'_>, &PooledBuffer<'_>),
+    n: usize,
+    len: usize,
+    lines: usize,
+    transforms: usize,
+    inverse: bool,
+    columns: bool,
+) -> Result<PooledBuffer<'a>> {
+    let plan = FftPlan::new(2 * len, ctx.fft_device())?;
+    let kernel = if columns {
+        "fft_large.columns"
+    } else {
+        "fft_large.rows"
+    };
+    let pipeline = fft::pipeline(
+        ctx,
+        kernel,
+        shader::FFT_LARGE_WGSL,
+        &plan,
+        step_constants(columns),
+        "main",
+    )?;
+    let frames = transforms * lines;
+    let groups = dispatch_2d(plan.groups_for(frames), ctx.max_groups_per_dimension());
+    let params = ctx.uniform(
+        "fft_large.params",
+        &LargeFftParams {
+            log2_n: n.trailing_zeros(),
+            log2_other: lines.trailing_zeros(),
+            frames: frames as u32,
+            inverse: inverse as u32,
+            groups_x: groups.0,
+            ..Default::default()
+        },
+    )?;
+    let group = ctx.bind_group(
+        kernel,
+        &pipeline,
+        &[(0, buffers.0), (1, buffers.1), (2, &params)],
+    )?;
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some(kernel),
+        timestamp_writes: None,
+    });
+    pass.set_pipeline(&pipeline);
+    pass.set_bind_group(0, &group, &[]);
+    pass.dispatch_workgroups(groups.0, groups.1, 1);
+    drop(pass);
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_are_balanced_powers_of_two() {
+        assert_eq!(split(64).unwrap(), (8, 8));
+        assert_eq!(split(128).unwrap(), (16, 8));
+        assert_eq!(split(1 << 18).unwrap(), (512, 512));
+        assert_eq!(split(1 << 24).unwrap(), (4096, 4096));
+        for bad in [0, 32, 100, 1 << 25] {
+            assert!(split(bad).unwrap_err().to_string().contains("FFT length"));
+        }
+    }
+
+    #[test]
+    fn params_match_the_shader_layout() {
+        let plan = FftPlan::new(1024, fft::FftDevice::gpu(16384)).unwrap();
+        let source =
+            shader::compose_fft_kernel(&plan, step_constants(true), shader::FFT_LARGE_WGSL);
+        let module = naga::front::wgsl::parse_str(&source).expect("fft_large.wgsl parses");
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).expect("layout");
+        let (handle, _) = module
+            .types
+            .iter()
+            .find(|(_, t)| t.name.as_deref() == Some("LargeFftParams"))
+            .expect("LargeFftParams");
+        assert_eq!(layouter[handle].size as usize, size_of::<LargeFftParams>());
+    }
+}
