@@ -356,3 +356,111 @@ impl std::fmt::Display for ConvReport {
         Ok(())
     }
 }
+
+/// One length's four-step FFT figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FftFigures {
+    pub n: usize,
+    pub transforms: usize,
+    pub gpu_transforms_per_second: f64,
+    pub gpu_bytes_per_second: f64,
+    pub fraction_of_copy: f64,
+    /// rustfft (complex, f32) on one thread.
+    pub cpu1_transforms_per_second: f64,
+}
+
+/// The whole `bench fft` report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FftReport {
+    pub adapter: crate::gpu::AdapterSummary,
+    pub timing: String,
+    pub copy: CopyBandwidth,
+    pub values: usize,
+    pub sizes: Vec<FftFigures>,
+}
+
+/// Benchmarks batched complex FFTs of each length in `lengths` (four-step
+/// GPU kernel vs rustfft on one thread), over the same number of values.
+pub fn bench_fft(ctx: &GpuContext, lengths: &[usize], effort: Effort) -> Result<FftReport> {
+    let copy = measure_copy_bandwidth(ctx, effort.copy_bytes(), 5, 4)?;
+    let values = effort.stft_samples() / 2;
+    let longest = lengths.iter().copied().max().unwrap_or(0);
+    let noise = test_signals(2, values.max(longest), 9);
+    let data: Vec<[f32; 2]> = noise[0]
+        .iter()
+        .zip(&noise[1])
+        .map(|(&a, &b)| [a, b])
+        .collect();
+    let mut sizes = Vec::new();
+    for &n in lengths {
+        let transforms = (values / n).max(1);
+        let batch = &data[..(transforms * n).min(data.len())];
+        let job = crate::gpu::large_fft::LargeFftJob::new(ctx, batch, n, false)?;
+        let gpu = time_passes(ctx, 4, 5, |encoder, writes| {
+            job.record_timed(encoder, writes);
+            Ok(())
+        })?;
+        let fft = rustfft::FftPlanner::<f32>::new().plan_fft_forward(n);
+        let mut buffer: Vec<rustfft::num_complex::Complex<f32>> = batch
+            .iter()
+            .map(|c| rustfft::num_complex::Complex::new(c[0], c[1]))
+            .collect();
+        let cpu1 = best_seconds(3, || {
+            fft.process(&mut buffer);
+            Ok(())
+        })?;
+        sizes.push(FftFigures {
+            n,
+            transforms,
+            gpu_transforms_per_second: transforms as f64 / gpu,
+            gpu_bytes_per_second: job.bytes_moved() as f64 / gpu,
+            fraction_of_copy: job.bytes_moved() as f64 / gpu / copy.bytes_per_second,
+            cpu1_transforms_per_second: transforms as f64 / cpu1,
+        });
+    }
+    Ok(FftReport {
+        adapter: ctx.summary().clone(),
+        timing: timing_method(ctx).to_string(),
+        copy,
+        values,
+        sizes,
+    })
+}
+
+impl std::fmt::Display for FftReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_device(f, &self.adapter)?;
+        writeln!(
+            f,
+            "copy bandwidth: {:.2} GB/s (read + write); GPU times from {}; {} complex values a batch",
+            self.copy.bytes_per_second / 1e9,
+            self.timing,
+            self.values
+        )?;
+        writeln!(
+            f,
+            "{:>9} {:>6} {:>16} {:>9} {:>8} {:>18} {:>9}",
+            "n",
+            "batch",
+            "gpu transforms/s",
+            "gpu GB/s",
+            "of copy",
+            "rustfft1 transf./s",
+            "gpu/cpu1"
+        )?;
+        for s in &self.sizes {
+            writeln!(
+                f,
+                "{:>9} {:>6} {:>16.1} {:>9.2} {:>7.1}% {:>18.1} {:>8.2}x",
+                s.n,
+                s.transforms,
+                s.gpu_transforms_per_second,
+                s.gpu_bytes_per_second / 1e9,
+                100.0 * s.fraction_of_copy,
+                s.cpu1_transforms_per_second,
+                s.gpu_transforms_per_second / s.cpu1_transforms_per_second
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -129,6 +129,22 @@ enum BenchKernel {
         #[arg(long)]
         full: bool,
     },
+    /// Four-step complex FFTs longer than a workgroup: GPU vs rustfft on one thread.
+    Fft {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Transform lengths (powers of two, 64 to 2^24).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "4096,65536,262144,1048576"
+        )]
+        lengths: Vec<usize>,
+        /// Full-size batch even on a software device (slow on lavapipe).
+        #[arg(long)]
+        full: bool,
+    },
     /// Long-kernel convolution: GPU vs CPU overlap-add on one and all threads.
     Conv {
         /// Print JSON instead of a table.
@@ -347,6 +363,11 @@ fn run_bench(kernel: &BenchKernel) -> Result<()> {
         BenchKernel::Conv { json, taps, full } => {
             print_report(&bench::bench_conv(&ctx, taps, effort(*full))?, *json)
         }
+        BenchKernel::Fft {
+            json,
+            lengths,
+            full,
+        } => print_report(&bench::bench_fft(&ctx, lengths, effort(*full))?, *json),
         BenchKernel::Stft { json, sizes, full } => {
             print_report(&bench::bench_stft(&ctx, sizes, effort(*full))?, *json)
         }

@@ -47,67 +47,118 @@ fn step_constants(columns: bool) -> &'static str {
 /// Forward (or, with `inverse`, inverse and scaled by 1/N) FFTs of the
 /// `data.len() / n` transforms of length `n` in `data`, as numpy's fft/ifft.
 pub fn fft(ctx: &GpuContext, data: &[[f32; 2]], n: usize, inverse: bool) -> Result<Vec<[f32; 2]>> {
-    let (n1, n2) = split(n)?;
-    if data.is_empty() || !data.len().is_multiple_of(n) {
-        return Err(Error::invalid(
-            "FFT input",
-            format!(
-                "{} values are not a whole number of transforms of {n}",
-                data.len()
-            ),
-        ));
-    }
-    let flat: Vec<f32> = data.iter().flatten().copied().collect();
-    check_finite("FFT input", &flat)?;
-    let bytes = (data.len() * 8) as u64;
-    if bytes > ctx.max_binding() {
-        return Err(Error::OutOfMemory(format!(
-            "{bytes} bytes of transforms exceed the device's largest binding ({})",
-            ctx.max_binding()
-        )));
-    }
-    let transforms = data.len() / n;
-    let input = ctx.upload("fft_large.input", data)?;
-    let middle = ctx.output_buffer("fft_large.middle", bytes)?;
-    let output = ctx.output_buffer("fft_large.output", bytes)?;
-    let mut encoder = ctx.encoder("fft_large");
-    // Columns: transforms of length N1, one per column (N2 of them per transform).
-    let _columns = record_step(
-        ctx,
-        &mut encoder,
-        (&input, &middle),
-        n,
-        n1,
-        n2,
-        transforms,
-        inverse,
-        true,
-    )?;
-    // Rows: transforms of length N2, one per row (N1 of them per transform).
-    let _rows = record_step(
-        ctx,
-        &mut encoder,
-        (&middle, &output),
-        n,
-        n2,
-        n1,
-        transforms,
-        inverse,
-        false,
-    )?;
-    let staging = ctx.copy_to_staging(&mut encoder, &output)?;
-    ctx.submit_and_wait("fft_large", encoder)?;
-    let flat = ctx.read_staging::<f32>(&[&staging])?.remove(0);
-    Ok(flat.chunks(2).map(|c| [c[0], c[1]]).collect())
+    LargeFftJob::new(ctx, data, n, inverse)?.run()
 }
 
-/// Records one step: `transforms` x `lines` frames of length `len`, reading
-/// `buffers.0` and writing `buffers.1`. Returns the parameter buffer, which
-/// must live until the submission.
-#[allow(clippy::too_many_arguments)] // one dispatch's complete description
-fn record_step<'a>(
+/// Transforms uploaded and ready: [`LargeFftJob::record`] can be called
+/// repeatedly (benchmarks), [`LargeFftJob::run`] records once and reads back.
+pub struct LargeFftJob<'a> {
     ctx: &'a GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
+    steps: [Step; 2],
+    _input: PooledBuffer<'a>,
+    _middle: PooledBuffer<'a>,
+    output: PooledBuffer<'a>,
+    _params: [PooledBuffer<'a>; 2],
+    values: usize,
+}
+
+/// One prepared dispatch.
+struct Step {
+    pipeline: std::sync::Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    groups: (u32, u32),
+}
+
+impl<'a> LargeFftJob<'a> {
+    /// Uploads `data` (whole transforms of length `n`) and prepares both steps.
+    pub fn new(ctx: &'a GpuContext, data: &[[f32; 2]], n: usize, inverse: bool) -> Result<Self> {
+        let (n1, n2) = split(n)?;
+        if data.is_empty() || !data.len().is_multiple_of(n) {
+            return Err(Error::invalid(
+                "FFT input",
+                format!(
+                    "{} values are not a whole number of transforms of {n}",
+                    data.len()
+                ),
+            ));
+        }
+        let flat: Vec<f32> = data.iter().flatten().copied().collect();
+        check_finite("FFT input", &flat)?;
+        let bytes = (data.len() * 8) as u64;
+        if bytes > ctx.max_binding() {
+            return Err(Error::OutOfMemory(format!(
+                "{bytes} bytes of transforms exceed the device's largest binding ({})",
+                ctx.max_binding()
+            )));
+        }
+        let transforms = data.len() / n;
+        let input = ctx.upload("fft_large.input", data)?;
+        let middle = ctx.output_buffer("fft_large.middle", bytes)?;
+        let output = ctx.output_buffer("fft_large.output", bytes)?;
+        // Columns: transforms of length N1, one per column (N2 of them per
+        // transform); rows: length N2, one per row (N1 per transform).
+        let (columns, columns_params) =
+            prepare_step(ctx, (&input, &middle), n, n1, n2, transforms, inverse, true)?;
+        let (rows, rows_params) = prepare_step(
+            ctx,
+            (&middle, &output),
+            n,
+            n2,
+            n1,
+            transforms,
+            inverse,
+            false,
+        )?;
+        Ok(LargeFftJob {
+            ctx,
+            steps: [columns, rows],
+            _input: input,
+            _middle: middle,
+            output,
+            _params: [columns_params, rows_params],
+            values: data.len(),
+        })
+    }
+
+    /// Records both steps into one compute pass (optionally timed).
+    pub fn record_timed(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
+    ) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("fft_large"),
+            timestamp_writes,
+        });
+        for step in &self.steps {
+            pass.set_pipeline(&step.pipeline);
+            pass.set_bind_group(0, &step.bind_group, &[]);
+            pass.dispatch_workgroups(step.groups.0, step.groups.1, 1);
+        }
+    }
+
+    /// Device-memory bytes one record must move at least: each step reads
+    /// and writes every value once.
+    pub fn bytes_moved(&self) -> u64 {
+        2 * 2 * 8 * self.values as u64
+    }
+
+    /// Runs the transforms and reads them back.
+    pub fn run(self) -> Result<Vec<[f32; 2]>> {
+        let mut encoder = self.ctx.encoder("fft_large");
+        self.record_timed(&mut encoder, None);
+        let staging = self.ctx.copy_to_staging(&mut encoder, &self.output)?;
+        self.ctx.submit_and_wait("fft_large", encoder)?;
+        let flat = self.ctx.read_staging::<f32>(&[&staging])?.remove(0);
+        Ok(flat.chunks(2).map(|c| [c[0], c[1]]).collect())
+    }
+}
+
+/// Prepares one step: `transforms` x `lines` frames of length `len`, reading
+/// `buffers.0` and writing `buffers.1`; returns it with its parameter buffer.
+#[allow(clippy::too_many_arguments)] // one dispatch's complete description
+fn prepare_step<'a>(
+    ctx: &'a GpuContext,
     buffers: (&PooledBuffer<'_>, &PooledBuffer<'_>),
     n: usize,
     len: usize,
@@ -115,7 +166,7 @@ fn record_step<'a>(
     transforms: usize,
     inverse: bool,
     columns: bool,
-) -> Result<PooledBuffer<'a>> {
+) -> Result<(Step, PooledBuffer<'a>)> {
     let plan = FftPlan::new(2 * len, ctx.fft_device())?;
     let kernel = if columns {
         "fft_large.columns"
@@ -143,20 +194,19 @@ fn record_step<'a>(
             ..Default::default()
         },
     )?;
-    let group = ctx.bind_group(
+    let bind_group = ctx.bind_group(
         kernel,
         &pipeline,
         &[(0, buffers.0), (1, buffers.1), (2, &params)],
     )?;
-    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-        label: Some(kernel),
-        timestamp_writes: None,
-    });
-    pass.set_pipeline(&pipeline);
-    pass.set_bind_group(0, &group, &[]);
-    pass.dispatch_workgroups(groups.0, groups.1, 1);
-    drop(pass);
-    Ok(params)
+    Ok((
+        Step {
+            pipeline,
+            bind_group,
+            groups,
+        },
+        params,
+    ))
 }
 
 #[cfg(test)]
