@@ -54,3 +54,28 @@ pub fn validate(name: &str, source: &str) -> Result<()> {
     })?;
     Ok(())
 }
+
+/// Size in bytes of the WGSL struct `name` in `source` as naga lays it out;
+/// tests use it to keep host parameter structs in step with their shaders.
+pub fn wgsl_struct_size(source: &str, name: &str) -> Result<u32> {
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| Error::Shader {
+        name: name.to_string(),
+        message: e.emit_to_string(source),
+    })?;
+    let mut layouter = naga::proc::Layouter::default();
+    layouter
+        .update(module.to_ctx())
+        .map_err(|e| Error::Shader {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?;
+    let (handle, _) = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some(name))
+        .ok_or_else(|| Error::Shader {
+            name: name.to_string(),
+            message: "no such struct".to_string(),
+        })?;
+    Ok(layouter[handle].size)
+}

@@ -428,19 +428,6 @@ mod layout_tests {
     use crate::gpu::shader;
     use crate::stft::StftConfig;
 
-    /// Size of the WGSL struct `name` in `source`, as naga lays it out.
-    fn wgsl_struct_size(source: &str, name: &str) -> u32 {
-        let module = naga::front::wgsl::parse_str(source).expect("shader parses");
-        let mut layouter = naga::proc::Layouter::default();
-        layouter.update(module.to_ctx()).expect("layout");
-        let (handle, _) = module
-            .types
-            .iter()
-            .find(|(_, t)| t.name.as_deref() == Some(name))
-            .unwrap_or_else(|| panic!("no struct {name}"));
-        layouter[handle].size
-    }
-
     #[test]
     fn host_parameter_structs_match_the_shaders() {
         let plan = FftPlan::new(1024, FftDevice::gpu(16384)).unwrap();
@@ -448,11 +435,11 @@ mod layout_tests {
         let stft = shader::compose_fft_kernel(&plan, &stft_constants(&cfg), shader::STFT_WGSL);
         let istft = shader::compose_fft_kernel(&plan, "", shader::ISTFT_WGSL);
         assert_eq!(
-            wgsl_struct_size(&stft, "StftParams") as usize,
+            shader::wgsl_struct_size(&stft, "StftParams").unwrap() as usize,
             size_of::<StftParams>()
         );
         assert_eq!(
-            wgsl_struct_size(&istft, "IstftParams") as usize,
+            shader::wgsl_struct_size(&istft, "IstftParams").unwrap() as usize,
             size_of::<IstftParams>()
         );
     }
