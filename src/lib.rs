@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod atoms;
 pub mod audio;
 pub mod bench;
 pub mod conv;
