@@ -30,6 +30,11 @@
 //!   amplitude²: `amplitude` is the RMS level the atom's energy would have
 //!   spread over one second, independent of the sample rate.
 
+pub mod cpu;
+pub mod prepare;
+
+pub use prepare::{KNOT_SPACING, MAX_PARTIALS, PreparedAtoms, prepare};
+
 use crate::error::{Error, Result};
 
 /// The envelope family of an atom's noise burst.
