@@ -87,7 +87,10 @@ fn inharmonic_spacing_moves_the_partials() {
     let peaks = strongest_peaks(&power_spectrum(&x, n), n, 4);
     for (k, f) in peaks.iter().enumerate() {
         let expected = 200.0 * (1.0 + 1.5 * k as f64);
-        assert!((f - expected).abs() < 1.0, "peak {k} at {f} Hz, expected {expected}");
+        assert!(
+            (f - expected).abs() < 1.0,
+            "peak {k} at {f} Hz, expected {expected}"
+        );
     }
 }
 
@@ -103,10 +106,16 @@ fn atom_is_silent_before_its_onset_and_sounds_after() {
         };
         let x = render(&[atom], 2.0);
         let onset = RATE as usize;
-        assert!(x[..onset].iter().all(|&v| v == 0.0), "{envelope:?}: sound before the onset");
+        assert!(
+            x[..onset].iter().all(|&v| v == 0.0),
+            "{envelope:?}: sound before the onset"
+        );
         let after = &x[onset..onset + RATE as usize / 10];
         let rms = (after.iter().map(|v| (v * v) as f64).sum::<f64>() / after.len() as f64).sqrt();
-        assert!(rms > 1e-3, "{envelope:?}: silent after the onset (rms {rms})");
+        assert!(
+            rms > 1e-3,
+            "{envelope:?}: silent after the onset (rms {rms})"
+        );
     }
 }
 
@@ -138,7 +147,13 @@ fn energy_ratio(atom: Atom, seconds: f32) -> f64 {
 #[test]
 fn amplitude_is_the_energy_level() {
     // A resonance's energy is deterministic up to partial cross terms.
-    let ratio = energy_ratio(Atom { rolloff: 0.5, ..resonance(300.0) }, 2.0);
+    let ratio = energy_ratio(
+        Atom {
+            rolloff: 0.5,
+            ..resonance(300.0)
+        },
+        2.0,
+    );
     assert!((ratio - 1.0).abs() < 0.02, "resonance energy ratio {ratio}");
     // Noise energy is random; a long burst averages it out.
     let noise = Atom {
@@ -166,7 +181,10 @@ fn t60_is_the_time_to_decay_by_60_db() {
         (w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / w.len() as f64).sqrt()
     };
     let drop_db = 20.0 * (rms(0.2) / rms(1.0)).log10();
-    assert!((drop_db - 60.0).abs() < 1.0, "dropped {drop_db} dB in one T60");
+    assert!(
+        (drop_db - 60.0).abs() < 1.0,
+        "dropped {drop_db} dB in one T60"
+    );
 }
 
 #[test]
@@ -195,25 +213,39 @@ fn noise_band_has_its_centre_and_width() {
     }
     // Smooth over 11 bins (118 Hz) to tame the estimate's variance.
     let smooth: Vec<f64> = (0..power.len())
-        .map(|i| power[i.saturating_sub(5)..(i + 6).min(power.len())].iter().sum())
+        .map(|i| {
+            power[i.saturating_sub(5)..(i + 6).min(power.len())]
+                .iter()
+                .sum()
+        })
         .collect();
     let hz = RATE as f64 / n as f64;
     let peak = smooth.iter().cloned().fold(0.0, f64::max);
     let centre_bin = (centre as f64 / hz) as usize;
     let half = peak / 2.0;
     let lower = (0..centre_bin).rev().find(|&i| smooth[i] < half).unwrap() as f64 * hz;
-    let upper = (centre_bin..smooth.len()).find(|&i| smooth[i] < half).unwrap() as f64 * hz;
+    let upper = (centre_bin..smooth.len())
+        .find(|&i| smooth[i] < half)
+        .unwrap() as f64
+        * hz;
     let measured_centre = 0.5 * (lower + upper);
     let measured_width = upper - lower;
     eprintln!("band {lower:.0}..{upper:.0} Hz");
-    assert!((measured_centre - centre as f64).abs() < 60.0, "centre {measured_centre}");
+    assert!(
+        (measured_centre - centre as f64).abs() < 60.0,
+        "centre {measured_centre}"
+    );
     assert!(
         (measured_width / width as f64 - 1.0).abs() < 0.12,
         "-3 dB width {measured_width} Hz, asked {width}"
     );
     // Far outside the band there is next to nothing (the spline's sidelobes).
     let far = smooth[(6000.0 / hz) as usize];
-    assert!(far < 1e-4 * peak, "at 6 kHz the band is only {} dB down", 10.0 * (far / peak).log10());
+    assert!(
+        far < 1e-4 * peak,
+        "at 6 kHz the band is only {} dB down",
+        10.0 * (far / peak).log10()
+    );
 }
 
 #[test]
@@ -246,7 +278,10 @@ fn low_pass_closes_over_time() {
     };
     for t in [0.05, 0.4, 0.8] {
         let (m, e) = (measured_db(t), expected_db(t));
-        assert!((m - e).abs() < 1.5, "at {t} s partial 8 is {m:.1} dB re partial 1, expected {e:.1}");
+        assert!(
+            (m - e).abs() < 1.5,
+            "at {t} s partial 8 is {m:.1} dB re partial 1, expected {e:.1}"
+        );
     }
 }
 
@@ -272,6 +307,8 @@ fn invalid_atoms_and_rates_are_refused_with_the_field_named() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("event 1") && err.contains("f0"), "{err}");
-    let err = cpu::render(&[Atom::tone(0.0, 200.0)], 100, 100, 1).unwrap_err().to_string();
+    let err = cpu::render(&[Atom::tone(0.0, 200.0)], 100, 100, 1)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("sample rate"), "{err}");
 }

@@ -31,6 +31,7 @@
 //!   spread over one second, independent of the sample rate.
 
 pub mod cpu;
+pub mod gpu;
 pub mod prepare;
 
 pub use prepare::{KNOT_SPACING, MAX_PARTIALS, PreparedAtoms, prepare};
@@ -191,7 +192,8 @@ impl Atom {
     /// Fails with a message naming the first field that is not finite or out
     /// of its range.
     pub fn validate(&self) -> Result<()> {
-        self.out_of_range().map_or(Ok(()), |m| Err(Error::invalid("atom", m)))
+        self.out_of_range()
+            .map_or(Ok(()), |m| Err(Error::invalid("atom", m)))
     }
 
     /// What is wrong with the first field outside its range, if any.

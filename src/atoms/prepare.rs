@@ -317,7 +317,7 @@ fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
     let length = atom.length as f64;
     let (begin_s, end_s) = burst_span(atom.envelope, attack, length);
     let burst_begin = ((begin_s * fs - frac).floor().max(0.0)) as u32;
-    let burst_end = ((end_s * fs - frac).ceil().max(1.0)).min(MAX_ATOM_SAMPLES) as u32;
+    let burst_end = (end_s * fs - frac).ceil().clamp(1.0, MAX_ATOM_SAMPLES) as u32;
     let beta = LN_1000 / atom.t60 as f64;
     let mix_angle = std::f64::consts::FRAC_PI_2 * atom.mix as f64;
     let has_resonance = atom.mix > 0.0;

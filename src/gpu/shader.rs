@@ -19,6 +19,8 @@ pub const CONV_WGSL: &str = include_str!("../../shaders/conv.wgsl");
 pub const FFT_LARGE_WGSL: &str = include_str!("../../shaders/fft_large.wgsl");
 /// Device-memory copy, the bandwidth yardstick.
 pub const COPY_WGSL: &str = include_str!("../../shaders/copy.wgsl");
+/// Atom rendering: the tile gather (src/atoms/gpu.rs).
+pub const ATOMS_WGSL: &str = include_str!("../../shaders/atoms.wgsl");
 
 /// Joins shader pieces into one module source.
 pub fn compose(parts: &[&str]) -> String {

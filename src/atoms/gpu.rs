@@ -1,0 +1,304 @@
+//! The GPU renderer: thousands of atoms summed into one output in a gather
+//! over time tiles (shaders/atoms.wgsl). The host lists, for every tile of
+//! [`TILE`] samples, the atoms that overlap it; each workgroup sums its list.
+//!
+//! Outputs longer than one storage binding are rendered in windows, and atom
+//! lists too large for one binding in groups accumulated into the same window,
+//! so neither the number of atoms nor the length of the output is bounded by
+//! the device's binding limit.
+
+use super::prepare::{GpuAtom, GpuPartial, PreparedAtoms};
+use super::{Atom, prepare};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, PooledBuffer, dispatch_2d, shader};
+use std::ops::Range;
+
+/// Output samples per workgroup (keep in sync with TILE in shaders/atoms.wgsl).
+pub const TILE: usize = 256;
+
+/// Most bytes any one table may take, whatever the device allows.
+const TABLE_BYTES_CAP: u64 = 256 << 20;
+
+/// Keep in sync with `RenderParams` in shaders/atoms.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct RenderParams {
+    out_first: u32,
+    out_len: u32,
+    groups_x: u32,
+    accumulate: u32,
+}
+
+/// Renders `atoms` at `rate` into `samples` samples on the GPU (atoms past
+/// the end are cut).
+pub fn render(ctx: &GpuContext, atoms: &[Atom], rate: u32, samples: usize) -> Result<Vec<f32>> {
+    let prepared = prepare(atoms, rate)?;
+    render_prepared(ctx, &prepared, samples)
+}
+
+/// Renders prepared atoms.
+pub fn render_prepared(
+    ctx: &GpuContext,
+    prepared: &PreparedAtoms,
+    samples: usize,
+) -> Result<Vec<f32>> {
+    if samples > u32::MAX as usize {
+        return Err(Error::invalid(
+            "output length",
+            format!("{samples} samples: at most {} in one render", u32::MAX),
+        ));
+    }
+    let mut out = Vec::with_capacity(samples);
+    for window in windows(ctx, samples) {
+        let groups = atom_groups(ctx, prepared, &window);
+        let job = WindowJob::new(ctx, prepared, window, &groups)?;
+        let mut encoder = ctx.encoder("render atoms");
+        job.record(&mut encoder);
+        let staging = ctx.copy_to_staging(&mut encoder, &job.output)?;
+        ctx.submit_and_wait("render atoms", encoder)?;
+        out.extend(ctx.read_staging::<f32>(&[&staging])?.remove(0));
+    }
+    Ok(out)
+}
+
+/// Largest table one binding may hold, bytes.
+fn table_budget(ctx: &GpuContext) -> u64 {
+    ctx.max_binding().min(TABLE_BYTES_CAP)
+}
+
+/// The output split into windows that each fit one binding.
+fn windows(ctx: &GpuContext, samples: usize) -> Vec<Range<usize>> {
+    let per_window = ((table_budget(ctx) / 4) as usize / TILE * TILE).max(TILE);
+    (0..samples.max(1))
+        .step_by(per_window)
+        .map(|first| first..(first + per_window).min(samples))
+        .collect()
+}
+
+/// Tiles atom `a` covers within `window`, as window-relative tile indices.
+fn tiles_of(a: &GpuAtom, window: &Range<usize>) -> Option<Range<usize>> {
+    let first = (a.start as usize).max(window.start);
+    let end = (a.start as usize + a.len as usize).min(window.end);
+    (first < end).then(|| (first - window.start) / TILE..(end - 1 - window.start) / TILE + 1)
+}
+
+/// The atoms overlapping `window`, in groups whose tables each fit a binding.
+fn atom_groups(ctx: &GpuContext, prepared: &PreparedAtoms, window: &Range<usize>) -> Vec<Vec<u32>> {
+    let budget = table_budget(ctx);
+    let mut groups = vec![Vec::new()];
+    let mut used = [0u64; 4];
+    for (i, a) in prepared.atoms.iter().enumerate() {
+        let Some(tiles) = tiles_of(a, window) else {
+            continue;
+        };
+        let cost = [
+            std::mem::size_of::<GpuAtom>() as u64,
+            a.partial_count as u64 * std::mem::size_of::<GpuPartial>() as u64,
+            a.knot_count as u64 * 8,
+            tiles.len() as u64 * 4,
+        ];
+        if used.iter().zip(&cost).any(|(u, c)| u + c > budget) && !groups[0].is_empty() {
+            groups.push(Vec::new());
+            used = [0; 4];
+        }
+        for (u, c) in used.iter_mut().zip(&cost) {
+            *u += c;
+        }
+        groups.last_mut().expect("a group").push(i as u32);
+    }
+    groups
+}
+
+/// One group's tables, re-based so its partial and knot indices start at 0.
+struct GroupTables {
+    atoms: Vec<GpuAtom>,
+    partials: Vec<GpuPartial>,
+    knots: Vec<[f32; 2]>,
+    tile_offsets: Vec<u32>,
+    tile_atoms: Vec<u32>,
+}
+
+fn group_tables(prepared: &PreparedAtoms, window: &Range<usize>, group: &[u32]) -> GroupTables {
+    let tiles = window.len().div_ceil(TILE).max(1);
+    let mut t = GroupTables {
+        atoms: Vec::with_capacity(group.len()),
+        partials: Vec::new(),
+        knots: Vec::new(),
+        tile_offsets: vec![0; tiles + 1],
+        tile_atoms: Vec::new(),
+    };
+    for &i in group {
+        let mut a = prepared.atoms[i as usize];
+        let partials = a.partial_first as usize..(a.partial_first + a.partial_count) as usize;
+        let knots = a.knot_index as usize..(a.knot_index + a.knot_count) as usize;
+        a.partial_first = t.partials.len() as u32;
+        a.knot_index = t.knots.len() as u32;
+        t.partials.extend_from_slice(&prepared.partials[partials]);
+        t.knots.extend(
+            prepared.knots[knots]
+                .iter()
+                .map(|k| [k[0] as f32, k[1] as f32]),
+        );
+        if let Some(range) = tiles_of(&a, window) {
+            for tile in range {
+                t.tile_offsets[tile + 1] += 1;
+            }
+        }
+        t.atoms.push(a);
+    }
+    for tile in 0..tiles {
+        t.tile_offsets[tile + 1] += t.tile_offsets[tile];
+    }
+    // A binding cannot be empty: tables with nothing in them hold one unused entry.
+    if t.atoms.is_empty() {
+        t.atoms.push(GpuAtom::default());
+    }
+    if t.partials.is_empty() {
+        t.partials.push(GpuPartial::default());
+    }
+    if t.knots.is_empty() {
+        t.knots.push([0.0; 2]);
+    }
+    let mut fill = t.tile_offsets.clone();
+    t.tile_atoms = vec![0; (t.tile_offsets[tiles] as usize).max(1)];
+    for (local, a) in t.atoms.iter().enumerate() {
+        if let Some(range) = tiles_of(a, window) {
+            for tile in range {
+                t.tile_atoms[fill[tile] as usize] = local as u32;
+                fill[tile] += 1;
+            }
+        }
+    }
+    t
+}
+
+/// One output window with its atom groups uploaded: record it as often as
+/// needed (benchmarks), read `output` after.
+pub struct WindowJob<'a> {
+    output: PooledBuffer<'a>,
+    passes: Vec<(wgpu::BindGroup, (u32, u32))>,
+    pipeline: std::sync::Arc<wgpu::ComputePipeline>,
+    _buffers: Vec<PooledBuffer<'a>>,
+}
+
+impl<'a> WindowJob<'a> {
+    fn new(
+        ctx: &'a GpuContext,
+        prepared: &PreparedAtoms,
+        window: Range<usize>,
+        groups: &[Vec<u32>],
+    ) -> Result<Self> {
+        let pipeline = ctx.pipeline("atoms", "render", || shader::ATOMS_WGSL.to_string())?;
+        let output = ctx.output_buffer("rendered atoms", (window.len().max(1) * 4) as u64)?;
+        let tiles = window.len().div_ceil(TILE).max(1) as u32;
+        let (groups_x, groups_y) = dispatch_2d(tiles, ctx.max_groups_per_dimension());
+        let mut buffers = Vec::new();
+        let mut passes = Vec::new();
+        for (g, group) in groups.iter().enumerate() {
+            let t = group_tables(prepared, &window, group);
+            let params = RenderParams {
+                out_first: window.start as u32,
+                out_len: window.len() as u32,
+                groups_x,
+                accumulate: (g > 0) as u32,
+            };
+            let uploads = [
+                ctx.uniform("render params", &params)?,
+                ctx.upload("atoms", &t.atoms)?,
+                ctx.upload("partials", &t.partials)?,
+                ctx.upload("knots", &t.knots)?,
+                ctx.upload("tile offsets", &t.tile_offsets)?,
+                ctx.upload("tile atoms", &t.tile_atoms)?,
+            ];
+            let mut entries: Vec<(u32, &PooledBuffer)> = uploads
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (i as u32, b))
+                .collect();
+            entries.push((6, &output));
+            let bind_group = ctx.bind_group("render atoms", &pipeline, &entries)?;
+            passes.push((bind_group, (groups_x, groups_y)));
+            buffers.extend(uploads);
+        }
+        Ok(WindowJob {
+            output,
+            passes,
+            pipeline,
+            _buffers: buffers,
+        })
+    }
+
+    /// Records every group's pass, in order (later groups add to earlier ones).
+    fn record(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("render atoms"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline);
+        for (bind_group, (x, y)) in &self.passes {
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(*x, *y, 1);
+        }
+    }
+}
+
+/// A whole render uploaded and ready to be recorded repeatedly (benchmarks).
+pub struct RenderJob<'a> {
+    windows: Vec<WindowJob<'a>>,
+}
+
+impl<'a> RenderJob<'a> {
+    /// Uploads everything a render of `prepared` into `samples` samples needs.
+    pub fn new(ctx: &'a GpuContext, prepared: &PreparedAtoms, samples: usize) -> Result<Self> {
+        let windows = windows(ctx, samples)
+            .into_iter()
+            .map(|w| {
+                let groups = atom_groups(ctx, prepared, &w);
+                WindowJob::new(ctx, prepared, w, &groups)
+            })
+            .collect::<Result<_>>()?;
+        Ok(RenderJob { windows })
+    }
+
+    /// Records the whole render.
+    pub fn record(&self, encoder: &mut wgpu::CommandEncoder) {
+        for w in &self.windows {
+            w.record(encoder);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_structs_match_the_shader_layout() {
+        let source = shader::ATOMS_WGSL;
+        for (name, size) in [
+            ("GpuAtom", std::mem::size_of::<GpuAtom>()),
+            ("GpuPartial", std::mem::size_of::<GpuPartial>()),
+            ("RenderParams", std::mem::size_of::<RenderParams>()),
+        ] {
+            assert_eq!(
+                shader::wgsl_struct_size(source, name).unwrap() as usize,
+                size,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn tiles_cover_exactly_the_atom_within_the_window() {
+        let atom = GpuAtom {
+            start: 300,
+            len: 600,
+            ..Default::default()
+        };
+        assert_eq!(tiles_of(&atom, &(0..10_000)), Some(1..4));
+        assert_eq!(tiles_of(&atom, &(512..10_000)), Some(0..2));
+        assert_eq!(tiles_of(&atom, &(900..10_000)), None);
+        assert_eq!(tiles_of(&atom, &(0..300)), None);
+        assert_eq!(tiles_of(&atom, &(0..301)), Some(1..2));
+    }
+}
