@@ -12,6 +12,8 @@ const INV_2_32: f32 = 2.3283064365386963e-10;
 const SQRT_3: f32 = 1.7320508075688772;
 const SHAPE_GAUSSIAN: u32 = 0u;
 const SHAPE_EXPONENTIAL: u32 = 2u;
+// LOWPASS_SILENT in src/atoms/prepare.rs: past it a partial, and all above it, are silent.
+const LOWPASS_SILENT: f32 = 33.2;
 
 struct GpuAtom {
     start: u32,
@@ -189,7 +191,11 @@ fn partial_sum(a: GpuAtom, m: u32) -> f32 {
     var sum = 0.0;
     for (var k = 0u; k < a.partial_count; k++) {
         let p = partials[a.partial_first + k];
-        let gain = inverseSqrt(1.0 + exp2(min(p.lowpass + octaves, 126.0)));
+        let exponent = p.lowpass + octaves;
+        if exponent > LOWPASS_SILENT {
+            break;
+        }
+        let gain = inverseSqrt(1.0 + exp2(exponent));
         sum += p.amplitude * gain * sin_cos_cycles(fixed_phase(m, p.step, p.offset)).x;
     }
     return sum;

@@ -464,3 +464,148 @@ impl std::fmt::Display for FftReport {
         Ok(())
     }
 }
+
+/// One atom count's rendering figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RenderFigures {
+    pub atoms: usize,
+    /// Samples of atoms inside the output, summed over atoms: the work.
+    pub atom_samples: u64,
+    /// Host preparation (envelope tables, energies), all threads.
+    pub prepare_seconds: f64,
+    pub gpu_seconds: f64,
+    pub gpu_atoms_per_second: f64,
+    pub gpu_samples_per_second: f64,
+    /// Output written plus tables read, per second, over the copy kernel's rate.
+    pub gpu_bytes_per_second: f64,
+    pub fraction_of_copy: f64,
+    /// The f64 reference renderer on all threads (None: not run at this size).
+    pub cpu_seconds: Option<f64>,
+    pub cpu_threads: usize,
+}
+
+/// The whole `bench render` report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RenderReport {
+    pub adapter: crate::gpu::AdapterSummary,
+    pub copy: CopyBandwidth,
+    pub rate: u32,
+    pub seconds: f64,
+    pub sizes: Vec<RenderFigures>,
+}
+
+/// Benchmarks rendering `counts` random atoms (`atoms::random_atoms`) into
+/// `seconds` of output at 22050 Hz: GPU gather vs the CPU reference on all
+/// threads. The CPU runs only up to `cpu_max_atoms` atoms (it is slow).
+pub fn bench_render(
+    ctx: &GpuContext,
+    counts: &[usize],
+    seconds: f64,
+    cpu_max_atoms: usize,
+    effort: Effort,
+) -> Result<RenderReport> {
+    use crate::atoms::{cpu as atoms_cpu, gpu as atoms_gpu, prepare, random_atoms};
+    let rate = 22_050u32;
+    let copy = measure_copy_bandwidth(ctx, effort.copy_bytes(), 5, 4)?;
+    let samples = (seconds * rate as f64) as usize;
+    let repeats = if effort == Effort::Quick { 1 } else { 3 };
+    let threads = cpu::resolve_threads(0);
+    let mut sizes = Vec::new();
+    for &count in counts {
+        let atoms = random_atoms(count, seconds, 1234 + count as u64);
+        let start = Instant::now();
+        let prepared = prepare(&atoms, rate)?;
+        let prepare_seconds = start.elapsed().as_secs_f64();
+        let atom_samples: u64 = prepared
+            .atoms
+            .iter()
+            .map(|a| (a.len as u64).min(samples.saturating_sub(a.start as usize) as u64))
+            .sum();
+        let job = atoms_gpu::RenderJob::new(ctx, &prepared, samples)?;
+        let gpu_seconds = best_seconds(repeats, || {
+            let mut encoder = ctx.encoder("bench render");
+            job.record(&mut encoder);
+            ctx.submit_and_wait("bench render", encoder)
+        })?;
+        let bytes = job.bytes_moved() as f64;
+        let cpu_seconds = if count <= cpu_max_atoms {
+            let start = Instant::now();
+            atoms_cpu::render_prepared(&prepared, samples, 0);
+            Some(start.elapsed().as_secs_f64())
+        } else {
+            None
+        };
+        sizes.push(RenderFigures {
+            atoms: count,
+            atom_samples,
+            prepare_seconds,
+            gpu_seconds,
+            gpu_atoms_per_second: count as f64 / gpu_seconds,
+            gpu_samples_per_second: samples as f64 / gpu_seconds,
+            gpu_bytes_per_second: bytes / gpu_seconds,
+            fraction_of_copy: bytes / gpu_seconds / copy.bytes_per_second,
+            cpu_seconds,
+            cpu_threads: threads,
+        });
+    }
+    Ok(RenderReport {
+        adapter: ctx.summary().clone(),
+        copy,
+        rate,
+        seconds,
+        sizes,
+    })
+}
+
+impl std::fmt::Display for RenderReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_device(f, &self.adapter)?;
+        writeln!(
+            f,
+            "copy bandwidth: {:.2} GB/s; output {} s at {} Hz; GPU times from the wall clock",
+            self.copy.bytes_per_second / 1e9,
+            self.seconds,
+            self.rate
+        )?;
+        let threads = self.sizes.first().map_or(0, |s| s.cpu_threads);
+        writeln!(
+            f,
+            "{:>7} {:>13} {:>9} {:>9} {:>13} {:>15} {:>8} {:>9} {:>13} {:>8}",
+            "atoms",
+            "atom samples",
+            "prep s",
+            "gpu s",
+            "gpu atoms/s",
+            "gpu out smp/s",
+            "of copy",
+            "cpu s",
+            format!("cpu{threads} atoms/s"),
+            "gpu/cpu"
+        )?;
+        for s in &self.sizes {
+            let (cpu_s, cpu_rate, ratio) = match s.cpu_seconds {
+                Some(c) => (
+                    format!("{c:.2}"),
+                    format!("{:.0}", s.atoms as f64 / c),
+                    format!("{:.2}x", c / s.gpu_seconds),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            writeln!(
+                f,
+                "{:>7} {:>13} {:>9.3} {:>9.3} {:>13.0} {:>15.0} {:>7.2}% {:>9} {:>13} {:>8}",
+                s.atoms,
+                s.atom_samples,
+                s.prepare_seconds,
+                s.gpu_seconds,
+                s.gpu_atoms_per_second,
+                s.gpu_samples_per_second,
+                100.0 * s.fraction_of_copy,
+                cpu_s,
+                cpu_rate,
+                ratio
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -145,6 +145,25 @@ enum BenchKernel {
         #[arg(long)]
         full: bool,
     },
+    /// Atom rendering: GPU gather vs the CPU reference on all threads.
+    Render {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Numbers of random atoms to render.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        counts: Vec<usize>,
+        /// Seconds of output at 22050 Hz.
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Run the CPU reference only up to this many atoms (default: all on
+        /// a GPU, 10000 on a software device).
+        #[arg(long)]
+        cpu_max_atoms: Option<usize>,
+        /// Repeat each GPU render 3 times even on a software device.
+        #[arg(long)]
+        full: bool,
+    },
     /// Long-kernel convolution: GPU vs CPU overlap-add on one and all threads.
     Conv {
         /// Print JSON instead of a table.
@@ -368,6 +387,21 @@ fn run_bench(kernel: &BenchKernel) -> Result<()> {
             lengths,
             full,
         } => print_report(&bench::bench_fft(&ctx, lengths, effort(*full))?, *json),
+        BenchKernel::Render {
+            json,
+            counts,
+            seconds,
+            cpu_max_atoms,
+            full,
+        } => {
+            let effort = effort(*full);
+            let cpu_max = cpu_max_atoms.unwrap_or(match effort {
+                bench::Effort::Quick => 10_000,
+                bench::Effort::Full => usize::MAX,
+            });
+            let report = bench::bench_render(&ctx, counts, *seconds, cpu_max, effort)?;
+            print_report(&report, *json)
+        }
         BenchKernel::Stft { json, sizes, full } => {
             print_report(&bench::bench_stft(&ctx, sizes, effort(*full))?, *json)
         }

@@ -2,8 +2,8 @@
 //! f64 from the same prepared atoms the GPU reads, on all threads.
 
 use super::prepare::{
-    ExactAtom, GpuAtom, GpuPartial, KNOT_SPACING, PreparedAtoms, envelope_ln, fixed_phase,
-    grid_noise, hermite,
+    ExactAtom, GpuAtom, GpuPartial, KNOT_SPACING, LOWPASS_SILENT, PreparedAtoms, envelope_ln,
+    fixed_phase, grid_noise, hermite,
 };
 use super::{Atom, prepare};
 use crate::error::Result;
@@ -90,8 +90,9 @@ pub(crate) fn sample(
         let octaves = exact.closing_step * m as f64;
         let sum: f64 = partials
             .iter()
+            .take_while(|p| p.lowpass + exact.closing_step as f32 * m as f32 <= LOWPASS_SILENT)
             .map(|p| {
-                let gain = 1.0 / (1.0 + (p.lowpass as f64 + octaves).min(1000.0).exp2()).sqrt();
+                let gain = 1.0 / (1.0 + (p.lowpass as f64 + octaves).exp2()).sqrt();
                 let phase = (fixed_phase(m, p.step) + p.offset as f64).fract();
                 p.amplitude as f64 * gain * (TAU * phase).sin()
             })

@@ -176,6 +176,7 @@ fn group_tables(prepared: &PreparedAtoms, window: &Range<usize>, group: &[u32]) 
 /// needed (benchmarks), read `output` after.
 pub struct WindowJob<'a> {
     output: PooledBuffer<'a>,
+    bytes: u64,
     passes: Vec<(wgpu::BindGroup, (u32, u32))>,
     pipeline: std::sync::Arc<wgpu::ComputePipeline>,
     _buffers: Vec<PooledBuffer<'a>>,
@@ -220,8 +221,10 @@ impl<'a> WindowJob<'a> {
             passes.push((bind_group, (groups_x, groups_y)));
             buffers.extend(uploads);
         }
+        let bytes = output.bytes + buffers.iter().map(|b| b.bytes).sum::<u64>();
         Ok(WindowJob {
             output,
+            bytes,
             passes,
             pipeline,
             _buffers: buffers,
@@ -265,6 +268,11 @@ impl<'a> RenderJob<'a> {
         for w in &self.windows {
             w.record(encoder);
         }
+    }
+
+    /// Bytes a render reads and writes at least: tables and output once each.
+    pub fn bytes_moved(&self) -> u64 {
+        self.windows.iter().map(|w| w.bytes).sum()
     }
 }
 

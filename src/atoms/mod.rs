@@ -33,8 +33,10 @@
 pub mod cpu;
 pub mod gpu;
 pub mod prepare;
+pub mod random;
 
 pub use prepare::{KNOT_SPACING, MAX_PARTIALS, PreparedAtoms, prepare};
+pub use random::random_atoms;
 
 use crate::error::{Error, Result};
 

@@ -25,6 +25,12 @@ pub const MAX_PARTIALS: usize = 64;
 const ENVELOPE_FLOOR_LN: f64 = -9.210_340_371_976_184;
 /// Partials weaker than this at the onset (roll-off times low-pass) are left out.
 const PARTIAL_FLOOR: f64 = 1.0e-4;
+/// Once the low-pass exponent 4·log2(f/c) passes this (a gain below 1e-5,
+/// -100 dB), a partial and every partial above it are silent from then on:
+/// both renderers stop summing there.
+pub const LOWPASS_SILENT: f32 = 33.2;
+/// Gauss-Legendre pieces over the resonance's closed-form tail.
+const TAIL_PIECES: usize = 32;
 /// The resonance is rendered until it has decayed by this many dB after the burst.
 const TAIL_DB: f64 = 80.0;
 /// Noise grid spacing times the band width: the cubic B-spline interpolated
@@ -138,29 +144,49 @@ pub struct ExactAtom {
 }
 
 impl PreparedAtoms {
-    /// The knots of atom `i` as f32 pairs, for upload.
-    pub fn knots_f32(&self) -> Vec<[f32; 2]> {
-        self.knots
-            .iter()
-            .map(|k| [k[0] as f32, k[1] as f32])
-            .collect()
-    }
-
-    /// Total knot and partial counts (what a GPU render uploads besides atoms).
-    pub fn table_sizes(&self) -> (usize, usize) {
-        (self.knots.len(), self.partials.len())
+    /// Appends `other`'s atoms, re-basing their table indices.
+    fn append(&mut self, other: PreparedAtoms) {
+        let (partials, knots) = (self.partials.len() as u32, self.knots.len() as u32);
+        self.atoms.extend(other.atoms.into_iter().map(|mut a| {
+            a.partial_first += partials;
+            a.knot_index += knots;
+            a
+        }));
+        self.partials.extend(other.partials);
+        self.knots.extend(other.knots);
+        self.exact.extend(other.exact);
     }
 }
 
 /// Prepares `atoms` (already validated) for rendering at `rate`.
 pub fn prepare(atoms: &[Atom], rate: u32) -> Result<PreparedAtoms> {
     super::validate_all(atoms, rate)?;
+    let threads = crate::stft::cpu::resolve_threads(0);
+    let per_thread = atoms.len().div_ceil(threads).max(64);
+    let parts: Vec<PreparedAtoms> = std::thread::scope(|scope| {
+        let workers: Vec<_> = atoms
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut part = PreparedAtoms::default();
+                    for atom in chunk {
+                        prepare_one(atom, rate as f64, &mut part);
+                    }
+                    part
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("preparation thread panicked"))
+            .collect()
+    });
     let mut out = PreparedAtoms {
         rate,
         ..Default::default()
     };
-    for atom in atoms {
-        prepare_one(atom, rate as f64, &mut out);
+    for part in parts {
+        out.append(part);
     }
     Ok(out)
 }
@@ -381,9 +407,10 @@ fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
             let octaves = closing_step * m;
             0.5 * gpu_partials
                 .iter()
+                .take_while(|p| p.lowpass + (octaves as f32) <= LOWPASS_SILENT)
                 .map(|p| {
                     let a = p.amplitude as f64;
-                    a * a / (1.0 + (p.lowpass as f64 + octaves).min(1000.0).exp2())
+                    a * a / (1.0 + (p.lowpass as f64 + octaves).exp2())
                 })
                 .sum::<f64>()
         })
@@ -479,10 +506,15 @@ fn partial_list(atom: &Atom, fs: f64) -> Vec<(f64, f64)> {
 /// Integral over samples [a, b] of `f`, by 8-point Gauss-Legendre on
 /// knot-sized pieces (the sum over samples, as an integral).
 fn integrate(a: f64, b: f64, f: impl Fn(f64) -> f64) -> f64 {
+    let pieces = ((b - a) / KNOT_SPACING as f64).ceil().max(1.0) as usize;
+    integrate_pieces(a, b, pieces, f)
+}
+
+/// Integral over [a, b] of `f` by 8-point Gauss-Legendre on `pieces` pieces.
+fn integrate_pieces(a: f64, b: f64, pieces: usize, f: impl Fn(f64) -> f64) -> f64 {
     if b <= a {
         return 0.0;
     }
-    let pieces = ((b - a) / KNOT_SPACING as f64).ceil().max(1.0) as usize;
     let width = (b - a) / pieces as f64;
     let mut sum = 0.0;
     for p in 0..pieces {
@@ -515,7 +547,7 @@ fn resonance_energy(
         });
     }
     let r_tail = knots.last().map_or(0.0, |k| k[0]);
-    sum + integrate(m_tail, len.max(m_tail), |m| {
+    sum + integrate_pieces(m_tail, len.max(m_tail), TAIL_PIECES, |m| {
         let r = r_tail * (-decay_step * (m - m_tail)).exp();
         r * r * half_gains(m)
     })
