@@ -392,11 +392,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         ));
     }
     let bytes = match (&args.events, args.bytes) {
-        (Some(path), _) => Some(
-            std::fs::metadata(path)
-                .map_err(|e| Error::io(path, e))?
-                .len(),
-        ),
+        (Some(path), _) => Some(file_bytes(path)?),
         (None, bytes) => bytes,
     };
     let ctx = (args.backend == Backend::Gpu).then(open_gpu).transpose()?;
@@ -423,6 +419,18 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         print!("{m}");
     }
     Ok(())
+}
+
+/// The size of a regular file in bytes.
+fn file_bytes(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            "events",
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(meta.len())
 }
 
 fn run_bench(kernel: &BenchKernel) -> Result<()> {

@@ -172,7 +172,7 @@ pub fn evaluate_with(
 ) -> Result<Metrics> {
     let (r, t) = compared(reference, test)?;
     check_rate(rate)?;
-    let windows: Vec<usize> = MEL_SCALES.iter().map(|&(w, _)| w).collect();
+    let windows = MEL_SCALES.map(|(w, _)| w);
     let scales = per_window(r, t, &windows, backend, |pair| {
         let n_mels = mel_bands(pair.n_fft);
         Ok(ScaleResult {
@@ -206,7 +206,7 @@ pub fn evaluate_with(
 pub fn mel_distance(reference: &[f32], test: &[f32], rate: u32) -> Result<f64> {
     let (r, t) = compared(reference, test)?;
     check_rate(rate)?;
-    let windows: Vec<usize> = MEL_SCALES.iter().map(|&(w, _)| w).collect();
+    let windows = MEL_SCALES.map(|(w, _)| w);
     let cpu = Backend::Cpu { threads: 0 };
     let scales = per_window(r, t, &windows, cpu, |pair| {
         let fb = MelFilterbank::new(rate, pair.n_fft, mel_bands(pair.n_fft))?;
