@@ -8,6 +8,7 @@ pub mod conv;
 pub mod error;
 pub mod fsutil;
 pub mod gpu;
+pub mod metrics;
 pub mod npy;
 pub mod plot;
 pub mod stft;

@@ -7,6 +7,7 @@ use wavesplat::audio::{self, WavFormat};
 use wavesplat::conv::reverb::{self, ReverbOptions};
 use wavesplat::conv::{ConvConfig, ConvMode};
 use wavesplat::gpu::GpuContext;
+use wavesplat::metrics;
 use wavesplat::stft::{self, SpectrumFormat, StftConfig, Window};
 use wavesplat::{Error, Result, bench, npy, plot};
 
@@ -36,6 +37,8 @@ enum Command {
     Stft(StftArgs),
     /// Convolve audio with an impulse response (room reverb) to a WAV file.
     Convolve(ConvolveArgs),
+    /// Quality metrics of TEST against REF: mel, STFT and log-spectral distances, SNR, bitrate.
+    Eval(EvalArgs),
     /// Measure kernel throughput.
     Bench {
         #[command(subcommand)]
@@ -108,6 +111,29 @@ struct ConvolveArgs {
     pcm16: bool,
     /// Where to compute.
     #[arg(long, value_enum, default_value_t = Backend::Gpu)]
+    backend: Backend,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Reference audio (down-mixed to mono); its rate is the rate compared at.
+    reference: PathBuf,
+    /// Audio to judge (down-mixed to mono); the longer of the two is truncated.
+    test: PathBuf,
+    /// Print JSON (the keys of audio_metrics.py and more) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Event file whose size gives the bitrate over the reference's duration.
+    #[arg(long, conflicts_with = "bytes")]
+    events: Option<PathBuf>,
+    /// Coded size in bytes, for the bitrate over the reference's duration.
+    #[arg(long)]
+    bytes: Option<u64>,
+    /// Resample TEST to REF's rate when they differ (otherwise an error, as audio_metrics.py).
+    #[arg(long)]
+    resample: bool,
+    /// Where to compute the spectra (cpu: f64, the reference; gpu: f32).
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
 }
 
@@ -369,6 +395,63 @@ fn write_channels(
     Ok((out.channels.len(), out.channels.first().map_or(0, Vec::len)))
 }
 
+fn run_eval(args: &EvalArgs) -> Result<()> {
+    let reference = audio::load_mono(&args.reference, None)?;
+    let rate = reference.sample_rate;
+    let test = audio::load_mono(&args.test, args.resample.then_some(rate))?;
+    if test.sample_rate != rate {
+        return Err(Error::invalid(
+            "sample rate",
+            format!(
+                "{} is {rate} Hz but {} is {} Hz: pass --resample to resample the test to {rate} Hz",
+                args.reference.display(),
+                args.test.display(),
+                test.sample_rate
+            ),
+        ));
+    }
+    let bytes = match (&args.events, args.bytes) {
+        (Some(path), _) => Some(file_bytes(path)?),
+        (None, bytes) => bytes,
+    };
+    let ctx = (args.backend == Backend::Gpu).then(open_gpu).transpose()?;
+    let backend = match &ctx {
+        Some(ctx) => metrics::Backend::Gpu(ctx),
+        None => metrics::Backend::Cpu { threads: 0 },
+    };
+    let mut m = metrics::evaluate_with(&reference.samples, &test.samples, rate, backend)?;
+    if let Some(bytes) = bytes {
+        m = m.with_bitrate(bytes)?;
+    }
+    if m.reference_samples != m.test_samples {
+        eprintln!(
+            "wavesplat: reference {} samples, test {}: comparing the first {}",
+            m.reference_samples, m.test_samples, m.samples
+        );
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&m).expect("metrics serialise")
+        );
+    } else {
+        print!("{m}");
+    }
+    Ok(())
+}
+
+/// The size of a regular file in bytes.
+fn file_bytes(path: &Path) -> Result<u64> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            "events",
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(meta.len())
+}
+
 fn run_bench(kernel: &BenchKernel) -> Result<()> {
     let ctx = open_gpu()?;
     let effort = |full: bool| {
@@ -433,6 +516,7 @@ fn main() -> ExitCode {
         Command::Info { json } => run_info(*json),
         Command::Stft(args) => run_stft(args),
         Command::Convolve(args) => run_convolve(args),
+        Command::Eval(args) => run_eval(args),
         Command::Bench { kernel } => run_bench(kernel),
     };
     match result {

@@ -1,6 +1,8 @@
 //! Integration tests for `wavesplat::audio`: reading every supported format,
 //! writing WAV, downmixing, resampling and the error for each kind of bad input.
 
+mod common;
+
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,21 +89,6 @@ fn write_hound_int(path: &Path, channels: u16, rate: u32, bits: u16, interleaved
     };
     let mut writer = hound::WavWriter::create(path, spec).unwrap();
     for &s in interleaved {
-        writer.write_sample(s).unwrap();
-    }
-    writer.finalize().unwrap();
-}
-
-/// Writes mono 32-bit float samples with hound.
-fn write_hound_float(path: &Path, rate: u32, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).unwrap();
-    for &s in samples {
         writer.write_sample(s).unwrap();
     }
     writer.finalize().unwrap();
@@ -626,7 +613,7 @@ fn unsupported_wav_codec_is_unsupported() {
 #[test]
 fn float_wav_with_nan_is_non_finite() {
     let file = TempFile::new("nan.wav");
-    write_hound_float(file.path(), 22050, &[0.0, 0.5, f32::NAN, 0.25]);
+    common::write_float_wav(file.path(), 22050, &[0.0, 0.5, f32::NAN, 0.25]);
     let err = read_audio(file.path()).unwrap_err();
     assert!(matches!(err, Error::NonFinite { index: 2, .. }), "{err:?}");
     assert_names_file(&err, &file);
@@ -635,7 +622,7 @@ fn float_wav_with_nan_is_non_finite() {
 #[test]
 fn float_wav_with_infinity_is_non_finite() {
     let file = TempFile::new("inf.wav");
-    write_hound_float(file.path(), 22050, &[f32::NEG_INFINITY]);
+    common::write_float_wav(file.path(), 22050, &[f32::NEG_INFINITY]);
     let err = load_mono(file.path(), None).unwrap_err();
     assert!(matches!(err, Error::NonFinite { index: 0, .. }), "{err:?}");
     assert_names_file(&err, &file);

@@ -3,29 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{scratch, stderr, wavesplat};
+use std::path::Path;
 use wavesplat::npy;
 
 const CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/piano_bach_chorale.wav");
-
-fn wavesplat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wavesplat"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .expect("the binary runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wavesplat-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Runs an stft that must fail: non-zero exit, the expected words, no panic, no output.
 fn assert_fails(args: &[&str], out: &Path, words: &[&str]) {
