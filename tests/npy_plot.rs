@@ -550,3 +550,56 @@ fn plot_unwritable_path_is_an_io_error() {
     let err = plot::write_spectrogram_png(&path, &picture(&mags, 4, 4)).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
 }
+
+#[test]
+fn marks_are_drawn_where_their_time_and_frequency_lie() {
+    // 1000 frames of hop 100 at 10 kHz: 10 s; bins 0..=512 of n_fft 1024.
+    let (frames, bins) = (1000, 513);
+    let magnitudes = vec![1e-3f32; frames * bins];
+    let pic = SpectrogramPicture {
+        magnitudes: &magnitudes,
+        frames,
+        bins,
+        sample_rate: 10_000,
+        hop: 100,
+        n_fft: 1024,
+        title: "marks".into(),
+    };
+    let mark = plot::Mark {
+        seconds: 5.0,
+        hz: 2000.0,
+        strength: 1.0,
+        filled: false,
+    };
+    let outside = plot::Mark {
+        seconds: 20.0,
+        ..mark
+    };
+    let mut image = plot::render_spectrogram(&pic).unwrap();
+    let before = image.clone();
+    plot::draw_marks(&mut image, &pic, &[mark, outside]);
+    let layout = PlotLayout::for_size(frames, bins);
+    let cx = layout.plot_left + layout.plot_width / 2;
+    let cy = layout.row_of_frequency(&pic, 2000.0).unwrap();
+    // A hollow ring of radius 6: its rim is drawn, its centre is not.
+    assert_ne!(
+        image.get(cx + 6, cy),
+        before.get(cx + 6, cy),
+        "rim not drawn"
+    );
+    assert_eq!(
+        image.get(cx, cy),
+        before.get(cx, cy),
+        "centre of a hollow ring drawn"
+    );
+    let changed = image
+        .pixels
+        .chunks(3)
+        .zip(before.pixels.chunks(3))
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        (20..200).contains(&changed),
+        "{changed} pixels changed for one ring"
+    );
+}
