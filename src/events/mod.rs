@@ -75,7 +75,7 @@ impl std::fmt::Display for Form {
 }
 
 impl EventList {
-    /// A list; see [`EventList::check`] for what a file may hold.
+    /// A list; see [`EventList::validate`] for what a file may hold.
     pub fn new(rate: u32, duration: f32, events: Vec<Atom>) -> Self {
         EventList {
             rate,
