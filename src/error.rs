@@ -23,6 +23,11 @@ pub enum Error {
     #[error("{path}: not a valid .npy file: {reason}")]
     Npy { path: PathBuf, reason: String },
 
+    /// An event file is malformed: truncated, corrupt, of an unknown version,
+    /// or holding a field outside its range.
+    #[error("{path}: {reason}")]
+    Events { path: PathBuf, reason: String },
+
     /// An encoder (PNG, ...) failed for a reason other than I/O.
     #[error("{path}: cannot encode: {reason}")]
     Encode { path: PathBuf, reason: String },

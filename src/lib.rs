@@ -6,6 +6,7 @@ pub mod audio;
 pub mod bench;
 pub mod conv;
 pub mod error;
+pub mod events;
 pub mod fsutil;
 pub mod gpu;
 pub mod metrics;

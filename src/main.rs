@@ -1,5 +1,7 @@
 //! The `wavesplat` command-line tool.
 
+mod events_cli;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +45,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         kernel: BenchKernel,
+    },
+    /// Event files: show, make random ones, edit.
+    Events {
+        #[command(subcommand)]
+        command: events_cli::EventsCommand,
     },
 }
 
@@ -518,6 +525,7 @@ fn main() -> ExitCode {
         Command::Convolve(args) => run_convolve(args),
         Command::Eval(args) => run_eval(args),
         Command::Bench { kernel } => run_bench(kernel),
+        Command::Events { command } => events_cli::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
 //! Random event lists with musically plausible spreads, for benchmarks, tests
-//! and `wavesplat events random`.
+//! and `wavesplat events random` (`events::random` wraps this).
 
 use super::{Atom, Envelope};
 
@@ -20,6 +20,11 @@ impl SplitMix {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Uniform in [lo, hi).
+    fn between(&mut self, lo: f64, hi: f64) -> f32 {
+        (lo + (hi - lo) * self.uniform()) as f32
+    }
+
     /// Log-uniform in [lo, hi): the natural spread of a scale.
     fn log_uniform(&mut self, lo: f64, hi: f64) -> f32 {
         (lo.ln() + self.uniform() * (hi / lo).ln()).exp() as f32
@@ -27,40 +32,45 @@ impl SplitMix {
 }
 
 /// `count` random atoms with onsets uniform over `seconds`, sorted by onset;
-/// the same `seed` gives the same list everywhere. Pitches are log-uniform over
-/// 40 Hz..4 kHz, decays over 20 ms..1.5 s, bursts from sub-millisecond clicks
-/// to 100 ms swells, levels over 50 dB.
+/// the same `seed` gives the same list everywhere. Pitches are log-uniform
+/// over 40 Hz..4 kHz (70 % harmonic), levels over -40..-10 dB, decays over
+/// 50 ms..4 s, bursts from sub-millisecond clicks to 200 ms swells.
 pub fn random_atoms(count: usize, seconds: f64, seed: u64) -> Vec<Atom> {
     let mut rng = SplitMix(seed);
-    let mut atoms: Vec<Atom> = (0..count)
-        .map(|_| Atom {
-            onset: (rng.uniform() * seconds) as f32,
-            amplitude: rng.log_uniform(0.001, 0.3),
-            f0: rng.log_uniform(40.0, 4000.0),
-            spacing: (0.5 + 1.5 * rng.uniform()) as f32,
-            rolloff: rng.uniform() as f32,
-            t60: rng.log_uniform(0.02, 1.5),
-            brightness: rng.log_uniform(200.0, 20_000.0),
-            closing: rng.log_uniform(0.05, 20.0),
-            noise_centre: rng.log_uniform(50.0, 10_000.0),
-            noise_width: rng.log_uniform(50.0, 8000.0),
-            attack: if rng.uniform() < 0.1 {
-                0.0
-            } else {
-                rng.log_uniform(0.0005, 0.05)
-            },
-            length: rng.log_uniform(0.001, 0.1),
-            mix: rng.uniform() as f32,
-            envelope: if rng.uniform() < 0.5 {
-                Envelope::Gaussian
-            } else {
-                Envelope::Gamma
-            },
-            seed: rng.next() as u32,
-        })
-        .collect();
+    let mut atoms: Vec<Atom> = (0..count).map(|_| random_atom(&mut rng, seconds)).collect();
     atoms.sort_by(|a, b| a.onset.total_cmp(&b.onset));
     atoms
+}
+
+fn random_atom(rng: &mut SplitMix, seconds: f64) -> Atom {
+    let f0 = rng.log_uniform(40.0, 4000.0);
+    let harmonic = rng.uniform() < 0.7;
+    Atom {
+        // f32 rounding of seconds·u may reach the end: keep it inside.
+        onset: rng.between(0.0, seconds).min(seconds as f32),
+        amplitude: rng.log_uniform(0.01, 0.316),
+        f0,
+        spacing: if harmonic {
+            1.0
+        } else {
+            rng.log_uniform(0.5, 2.0)
+        },
+        rolloff: rng.between(0.3, 0.9),
+        t60: rng.log_uniform(0.05, 4.0),
+        brightness: (f0 * rng.log_uniform(2.0, 32.0)).min(20_000.0),
+        closing: rng.log_uniform(0.1, 10.0),
+        noise_centre: rng.log_uniform(200.0, 8000.0),
+        noise_width: rng.log_uniform(100.0, 4000.0),
+        attack: rng.log_uniform(0.0005, 0.05),
+        length: rng.log_uniform(0.002, 0.2),
+        mix: rng.between(0.0, 1.0),
+        envelope: if rng.uniform() < 0.5 {
+            Envelope::Gaussian
+        } else {
+            Envelope::Gamma
+        },
+        seed: rng.next() as u32,
+    }
 }
 
 #[cfg(test)]
@@ -73,7 +83,7 @@ mod tests {
         assert_eq!(atoms.len(), 500);
         assert!(super::super::validate_all(&atoms, 22_050).is_ok());
         assert!(atoms.windows(2).all(|w| w[0].onset <= w[1].onset));
-        assert!(atoms.iter().all(|a| a.onset < 10.0));
+        assert!(atoms.iter().all(|a| a.onset <= 10.0));
         assert_eq!(atoms, random_atoms(500, 10.0, 7));
         assert_ne!(atoms, random_atoms(500, 10.0, 8));
     }
