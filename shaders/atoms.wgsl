@@ -41,7 +41,7 @@ struct GpuAtom {
     knot_first: u32,
     knot_count: u32,
     decay_step: f32,
-    pad0: u32,
+    frac: f32,
     pad1: u32,
     pad2: u32,
 }
@@ -135,8 +135,15 @@ fn envelope(a: GpuAtom, m: u32) -> f32 {
     if a.shape == SHAPE_EXPONENTIAL {
         return exp(-x);
     }
-    if x <= -1.0 {
-        return 0.0;
+    // Gamma: p (ln(τ/attack) - x) with x = τ/attack - 1. Far before the peak
+    // take the log of τ/attack itself: with p < 1 the envelope rises steeply
+    // from zero, and 1 + x would lose the digits that matter there.
+    if x < -0.5 {
+        let ratio = (f32(m) + a.frac) * a.env_scale;
+        if ratio <= 0.0 {
+            return 0.0;
+        }
+        return exp(a.env_power * (log(ratio) - x));
     }
     return exp(a.env_power * log1p_minus_x(x));
 }

@@ -20,6 +20,8 @@ pub enum EventsCommand {
     Random(RandomArgs),
     /// Transpose, time-stretch, change the level of or thin out an event file.
     Edit(EditArgs),
+    /// Draw the events as marks over the spectrogram of their render.
+    Plot(crate::render_cli::PlotArgs),
 }
 
 #[derive(Args)]
@@ -76,6 +78,7 @@ pub fn run(command: &EventsCommand) -> Result<()> {
         EventsCommand::Show { input, json } => show(input, *json),
         EventsCommand::Random(args) => random(args),
         EventsCommand::Edit(args) => edit_file(args),
+        EventsCommand::Plot(args) => crate::render_cli::plot(args),
     }
 }
 

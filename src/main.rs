@@ -1,6 +1,7 @@
 //! The `wavesplat` command-line tool.
 
 mod events_cli;
+mod render_cli;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -46,7 +47,9 @@ enum Command {
         #[command(subcommand)]
         kernel: BenchKernel,
     },
-    /// Event files: show, make random ones, edit.
+    /// Render an event file to audio (GPU gather, or the CPU reference).
+    Render(render_cli::RenderArgs),
+    /// Event files: show, make random ones, edit, plot.
     Events {
         #[command(subcommand)]
         command: events_cli::EventsCommand,
@@ -215,7 +218,7 @@ enum BenchKernel {
     },
 }
 
-fn open_gpu() -> Result<GpuContext> {
+pub(crate) fn open_gpu() -> Result<GpuContext> {
     let ctx = GpuContext::new()?;
     let s = ctx.summary();
     eprintln!(
@@ -315,21 +318,14 @@ fn write_png(
     rate: u32,
     input: &Path,
 ) -> Result<()> {
-    let name = input
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let picture = plot::SpectrogramPicture {
-        magnitudes: &spec.data,
-        frames: spec.frames,
-        bins: spec.bins,
-        sample_rate: rate,
-        hop: cfg.hop,
-        n_fft: cfg.n_fft,
-        title: format!(
-            "{name}  n_fft {}  hop {}  {:?} window",
-            cfg.n_fft, cfg.hop, cfg.window
-        ),
-    };
+    let title = format!(
+        "{}  n_fft {}  hop {}  {:?} window",
+        plot::file_label(input),
+        cfg.n_fft,
+        cfg.hop,
+        cfg.window
+    );
+    let picture = plot::SpectrogramPicture::of(spec, cfg, rate, title);
     plot::write_spectrogram_png(path, &picture)
 }
 
@@ -526,6 +522,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => run_eval(args),
         Command::Bench { kernel } => run_bench(kernel),
         Command::Events { command } => events_cli::run(command),
+        Command::Render(args) => render_cli::render(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -62,6 +62,32 @@ pub struct SpectrogramPicture<'a> {
     pub title: String,
 }
 
+impl<'a> SpectrogramPicture<'a> {
+    /// The picture of a magnitude spectrogram made with `cfg` at `sample_rate`.
+    pub fn of(
+        spec: &'a crate::stft::Spectrogram,
+        cfg: &crate::stft::StftConfig,
+        sample_rate: u32,
+        title: String,
+    ) -> Self {
+        SpectrogramPicture {
+            magnitudes: &spec.data,
+            frames: spec.frames,
+            bins: spec.bins,
+            sample_rate,
+            hop: cfg.hop,
+            n_fft: cfg.n_fft,
+            title,
+        }
+    }
+}
+
+/// The file name of `path` for a title (empty if it has none).
+pub fn file_label(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
 /// Where everything lies in the picture, in pixels from the top-left corner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlotLayout {

@@ -64,3 +64,20 @@ fn long_outputs_and_long_lists_split_into_windows_and_groups() {
     let err = relative_error(&widen(&got), &expected);
     assert!(err < 1e-4, "relative error {err:.2e}");
 }
+
+/// Onsets on whole samples put τ = 0 on a sample, where a gamma envelope with
+/// attack < length rises with infinite slope: f32 must not turn its 0 into 0.04.
+#[test]
+fn gpu_render_matches_the_reference_for_the_tone_preset() {
+    let Some(ctx) = gpu("gpu_render_matches_the_reference_for_the_tone_preset") else {
+        return;
+    };
+    for rate in [16_000, 22_050, 44_100] {
+        let atoms = [Atom::tone(0.25, 330.0), Atom::tone(0.9, 495.0)];
+        let samples = (1.5 * rate as f64) as usize;
+        let expected = cpu::render_prepared(&prepare(&atoms, rate).unwrap(), samples, 0);
+        let got = atoms_gpu::render(ctx, &atoms, rate, samples).unwrap();
+        let err = relative_error(&widen(&got), &expected);
+        assert!(err < 1e-4, "{rate} Hz: relative error {err:.2e}");
+    }
+}

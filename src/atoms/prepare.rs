@@ -91,7 +91,9 @@ pub struct GpuAtom {
     pub knot_count: u32,
     /// Decay per sample after the last knot (β/fs).
     pub decay_step: f32,
-    pub _pad: [u32; 3],
+    /// Fraction of a sample from the onset to sample 0 (τ·fs = m + frac).
+    pub frac: f32,
+    pub _pad: [u32; 2],
 }
 
 /// One partial of a resonance (keep in sync with `GpuPartial` in shaders/atoms.wgsl).
@@ -465,7 +467,8 @@ fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
         knot_first: knot_first as u32,
         knot_count: knots.len() as u32,
         decay_step: (beta / fs) as f32,
-        _pad: [0; 3],
+        frac: frac as f32,
+        _pad: [0; 2],
     });
     out.exact.push(ExactAtom {
         frac,

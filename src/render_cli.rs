@@ -1,0 +1,182 @@
+//! The binary's `wavesplat render` and `wavesplat events plot` (a module of main.rs).
+
+use clap::Args;
+use std::path::{Path, PathBuf};
+use wavesplat::atoms::{cpu as atoms_cpu, gpu as atoms_gpu};
+use wavesplat::audio::{self, MultiChannel, WavFormat};
+use wavesplat::conv::reverb::{self, ReverbOptions};
+use wavesplat::events::{self, EventList, edit::amplitude_db};
+use wavesplat::gpu::GpuContext;
+use wavesplat::stft::{self, SpectrumFormat, StftConfig, Window};
+use wavesplat::{Error, Result, plot};
+
+/// Where a render runs.
+#[derive(Clone, Copy, clap::ValueEnum, PartialEq)]
+pub enum RenderBackend {
+    Gpu,
+    Cpu,
+}
+
+#[derive(Args)]
+pub struct RenderArgs {
+    /// Event file (.splat exact or compact, or .json).
+    input: PathBuf,
+    /// Output WAV (32-bit float unless --pcm16), at the events' sample rate.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Where to render: the GPU gather, or the f64 CPU reference on all threads.
+    #[arg(long, value_enum, default_value_t = RenderBackend::Gpu)]
+    backend: RenderBackend,
+    /// Room impulse response to convolve the whole output with.
+    #[arg(long)]
+    ir: Option<PathBuf>,
+    /// Gain of the reverberated signal (with --ir).
+    #[arg(long, default_value_t = 1.0)]
+    wet: f32,
+    /// Gain of the dry signal (with --ir).
+    #[arg(long, default_value_t = 0.0)]
+    dry: f32,
+    /// Write 16-bit PCM (clipped) instead of float.
+    #[arg(long)]
+    pcm16: bool,
+}
+
+#[derive(Args)]
+pub struct PlotArgs {
+    /// Event file (.splat exact or compact, or .json).
+    input: PathBuf,
+    /// Output PNG.
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Where to render the audio under the marks.
+    #[arg(long, value_enum, default_value_t = RenderBackend::Gpu)]
+    backend: RenderBackend,
+    /// STFT size of the picture.
+    #[arg(long, default_value_t = 2048)]
+    n_fft: usize,
+}
+
+/// The events of `list` rendered over its whole duration.
+fn render_list(list: &EventList, backend: RenderBackend) -> Result<Vec<f32>> {
+    let samples = (list.duration as f64 * list.rate as f64).round() as usize;
+    match backend {
+        RenderBackend::Gpu => {
+            let ctx = crate::open_gpu()?;
+            atoms_gpu::render(&ctx, &list.events, list.rate, samples)
+        }
+        RenderBackend::Cpu => atoms_cpu::render(&list.events, list.rate, samples, 0),
+    }
+}
+
+pub fn render(args: &RenderArgs) -> Result<()> {
+    let list = events::read(&args.input)?;
+    let mut samples = render_list(&list, args.backend)?;
+    if let Some(ir_path) = &args.ir {
+        samples = add_room(samples, list.rate, ir_path, args)?;
+    }
+    let format = if args.pcm16 {
+        WavFormat::Pcm16
+    } else {
+        WavFormat::Float32
+    };
+    audio::write_wav(&args.out, &[samples.as_slice()], list.rate, format)?;
+    eprintln!(
+        "wrote {} ({} events, {:.2} s at {} Hz)",
+        args.out.display(),
+        list.events.len(),
+        list.duration,
+        list.rate
+    );
+    Ok(())
+}
+
+/// The render through the room: `dry·x + wet·(x ∗ h)`, cut to the render's length.
+fn add_room(samples: Vec<f32>, rate: u32, ir_path: &Path, args: &RenderArgs) -> Result<Vec<f32>> {
+    if !(args.wet.is_finite() && args.dry.is_finite()) {
+        return Err(Error::invalid(
+            "mix",
+            "--wet and --dry must be finite numbers",
+        ));
+    }
+    let ir = audio::read_audio(ir_path)?;
+    let opts = ReverbOptions {
+        wet: args.wet,
+        dry: args.dry,
+        mode: wavesplat::conv::ConvMode::Same,
+        normalize: true,
+        conv: Default::default(),
+    };
+    let input = MultiChannel {
+        channels: vec![samples],
+        sample_rate: rate,
+    };
+    let out = match args.backend {
+        RenderBackend::Gpu => {
+            let ctx = GpuContext::new()?;
+            reverb::reverb(&input, &ir, &opts, reverb::Backend::Gpu(&ctx))?
+        }
+        RenderBackend::Cpu => {
+            reverb::reverb(&input, &ir, &opts, reverb::Backend::Cpu { threads: 0 })?
+        }
+    };
+    // A stereo IR makes the output stereo; an event render stays mono.
+    let channels = out.channels.len() as f32;
+    let mut mono = vec![0.0f32; out.channels[0].len()];
+    for channel in &out.channels {
+        for (m, v) in mono.iter_mut().zip(channel) {
+            *m += v / channels;
+        }
+    }
+    Ok(mono)
+}
+
+pub fn plot(args: &PlotArgs) -> Result<()> {
+    let list = events::read(&args.input)?;
+    let samples = render_list(&list, args.backend)?;
+    let cfg = StftConfig {
+        n_fft: args.n_fft,
+        hop: args.n_fft / 4,
+        window: Window::Hann,
+        format: SpectrumFormat::Magnitude,
+    };
+    cfg.validate()?;
+    cfg.validate_for_length(samples.len()).map_err(|e| {
+        Error::invalid(
+            "events",
+            format!("{}: too short to plot: {e}", args.input.display()),
+        )
+    })?;
+    let spec = stft::cpu::stft(&[samples.as_slice()], &cfg, 0)?;
+    let title = format!(
+        "{}  {} events  rings: tones at f0, squares: noise bursts",
+        plot::file_label(&args.input),
+        list.events.len()
+    );
+    let picture = plot::SpectrogramPicture::of(&spec, &cfg, list.rate, title);
+    plot::write_spectrogram_with_marks(&args.out, &picture, &marks(&list))?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// One mark an event: a ring at (onset, f0) for a mostly-resonant atom, a
+/// square at (onset, noise centre) for a mostly-noise one; larger is louder
+/// (over the 60 dB below the loudest event).
+fn marks(list: &EventList) -> Vec<plot::Mark> {
+    let loudest = list
+        .events
+        .iter()
+        .map(|a| amplitude_db(a.amplitude))
+        .fold(f32::MIN, f32::max);
+    list.events
+        .iter()
+        .map(|a| {
+            let tone = a.mix >= 0.5;
+            plot::Mark {
+                seconds: a.onset as f64,
+                hz: if tone { a.f0 } else { a.noise_centre } as f64,
+                strength: ((amplitude_db(a.amplitude) - loudest + 60.0) / 60.0) as f64,
+                filled: !tone,
+            }
+        })
+        .collect()
+}
