@@ -6,6 +6,7 @@ pub mod bench;
 pub mod conv;
 pub mod error;
 pub mod fsutil;
+pub mod gp;
 pub mod gpu;
 pub mod npy;
 pub mod plot;
