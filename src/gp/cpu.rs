@@ -75,10 +75,10 @@ pub fn circulant_draws(embedding: &Embedding, draws: usize, seed: u64, threads: 
     let fft = FftPlanner::<f64>::new().plan_fft_forward(m);
     let pairs = draws.div_ceil(2);
     let mut data = vec![0f32; 2 * pairs * n];
-    let threads = resolve_threads(threads).min(pairs);
+    let threads = resolve_threads(threads).min(pairs).max(1);
     let per_thread = pairs.div_ceil(threads);
     std::thread::scope(|scope| {
-        for (chunk, out) in data.chunks_mut(2 * n * per_thread).enumerate() {
+        for (chunk, out) in data.chunks_mut((2 * n * per_thread).max(1)).enumerate() {
             let (fft, spectrum, amplitudes) = (&fft, &flat_spectrum, &flat_amplitudes);
             scope.spawn(move || {
                 for (k, pair_out) in out.chunks_mut(2 * n).enumerate() {
@@ -174,10 +174,10 @@ pub fn state_space_sample(model: &Model, cfg: &SampleConfig, threads: usize) -> 
         .collect();
     let n = cfg.n;
     let mut data = vec![0f32; cfg.draws * n];
-    let threads = resolve_threads(threads).min(cfg.draws);
+    let threads = resolve_threads(threads).min(cfg.draws).max(1);
     let per_thread = cfg.draws.div_ceil(threads);
     std::thread::scope(|scope| {
-        for (chunk, out) in data.chunks_mut(n * per_thread).enumerate() {
+        for (chunk, out) in data.chunks_mut((n * per_thread).max(1)).enumerate() {
             let (terms, amplitudes) = (&terms, &amplitudes);
             scope.spawn(move || {
                 let mut sum = vec![0f64; n];
