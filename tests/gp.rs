@@ -743,3 +743,46 @@ fn strongest_frequency(x: &[f64], rate: f64) -> f64 {
         .unwrap();
     (k + 1) as f64 * rate / n as f64
 }
+
+#[test]
+fn the_counter_based_noise_is_white_standard_normal() {
+    use wavesplat::gp::noise::gaussian_pair;
+    let count = 100_000;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..count as u32 {
+        let g = gaussian_pair(0x1234_5678_9abc_def0, i % 7, i % 3, i / 21);
+        a.push(g[0]);
+        b.push(g[1]);
+    }
+    let n = count as f64;
+    let mean = a.iter().chain(&b).sum::<f64>() / (2.0 * n);
+    let var = a.iter().chain(&b).map(|x| x * x).sum::<f64>() / (2.0 * n);
+    let kurtosis = a.iter().chain(&b).map(|x| x.powi(4)).sum::<f64>() / (2.0 * n);
+    let cross = a.iter().zip(&b).map(|(x, y)| x * y).sum::<f64>() / n;
+    let lag = a.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / n;
+    let se = (1.0 / (2.0 * n)).sqrt();
+    assert!(mean.abs() < 5.0 * se, "mean {mean}");
+    assert!(
+        (var - 1.0).abs() < 5.0 * (2.0f64 / (2.0 * n)).sqrt(),
+        "variance {var}"
+    );
+    assert!(
+        (kurtosis - 3.0).abs() < 5.0 * (96.0f64 / (2.0 * n)).sqrt(),
+        "E x^4 {kurtosis}"
+    );
+    assert!(
+        cross.abs() < 5.0 / n.sqrt() && lag.abs() < 5.0 / n.sqrt(),
+        "{cross} {lag}"
+    );
+    // Seed, stream, component and index each change the value.
+    let base = gaussian_pair(1, 2, 3, 4);
+    for other in [
+        gaussian_pair(2, 2, 3, 4),
+        gaussian_pair(1 << 40, 2, 3, 4),
+        gaussian_pair(1, 3, 3, 4),
+        gaussian_pair(1, 2, 4, 4),
+        gaussian_pair(1, 2, 3, 5),
+    ] {
+        assert_ne!(base, other);
+    }
+}
