@@ -72,6 +72,20 @@ pub enum Error {
     #[error("GPU error: {0}")]
     Gpu(String),
 
+    /// Kernel expression text that does not parse (`position` counts characters from 1).
+    #[error("kernel text, character {position}: {reason}\n  {text}\n  {marker}^")]
+    KernelSyntax {
+        text: String,
+        position: usize,
+        reason: String,
+        /// Spaces up to the position, for the caret under the text.
+        marker: String,
+    },
+
+    /// A covariance kernel that is not positive definite where it is used.
+    #[error("kernel {kernel} is not valid: {reason}")]
+    InvalidKernel { kernel: String, reason: String },
+
     /// A WGSL shader failed to parse or validate.
     #[error("shader {name} is invalid:\n{message}")]
     Shader { name: String, message: String },

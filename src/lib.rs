@@ -8,6 +8,7 @@ pub mod conv;
 pub mod error;
 pub mod events;
 pub mod fsutil;
+pub mod gp;
 pub mod gpu;
 pub mod metrics;
 pub mod npy;

@@ -12,7 +12,7 @@ use wavesplat::conv::{ConvConfig, ConvMode};
 use wavesplat::gpu::GpuContext;
 use wavesplat::metrics;
 use wavesplat::stft::{self, SpectrumFormat, StftConfig, Window};
-use wavesplat::{Error, Result, bench, npy, plot};
+use wavesplat::{Error, Result, bench, gp, npy, plot};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +42,11 @@ enum Command {
     Convolve(ConvolveArgs),
     /// Quality metrics of TEST against REF: mel, STFT and log-spectral distances, SNR, bitrate.
     Eval(EvalArgs),
+    /// Gaussian-process sampling: draws, kernel values, validity checks.
+    Gp {
+        #[command(subcommand)]
+        command: GpCommand,
+    },
     /// Measure kernel throughput.
     Bench {
         #[command(subcommand)]
@@ -147,6 +152,85 @@ struct EvalArgs {
     backend: Backend,
 }
 
+/// Where `gp sample` draws from.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Debug)]
+enum GpSampler {
+    /// Circulant embedding on the GPU (shared FFT).
+    Gpu,
+    /// Circulant embedding on the CPU (f64, rustfft): the same draws as gpu.
+    Cpu,
+    /// O(n) state-space recursion (sums of damped oscillators only), CPU threads.
+    StateSpace,
+    /// Dense Cholesky (CPU, at most 8192 samples).
+    Cholesky,
+}
+
+#[derive(Subcommand)]
+enum GpCommand {
+    /// Draw samples of a Gaussian process to .npy (draws x samples) or WAV.
+    Sample(GpSampleArgs),
+    /// Write k(0), k(1/rate), ..., k((N-1)/rate) of a kernel to .npy.
+    Kernel {
+        #[command(flatten)]
+        grid: GpKernelArgs,
+        /// Number of lags.
+        #[arg(long)]
+        lags: usize,
+        /// Output .npy (float32).
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Say whether a kernel is positive definite on a grid, and why not.
+    Check {
+        #[command(flatten)]
+        grid: GpKernelArgs,
+        /// Grid length in seconds (default 1 s; the middle C presets: 2.04 s).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The kernel and the rate every `gp` command takes.
+#[derive(Args)]
+struct GpKernelArgs {
+    /// Kernel: expression, JSON (inline or a .json file), a preset
+    /// (middle-c-after, middle-c-before, middle-c-before-unclamped), or for
+    /// `sample` the non-stationary `middle-c`.
+    #[arg(long)]
+    kernel: String,
+    /// Sample rate (Hz).
+    #[arg(long, default_value_t = 44_100.0)]
+    rate: f64,
+}
+
+#[derive(Args)]
+struct GpSampleArgs {
+    #[command(flatten)]
+    grid: GpKernelArgs,
+    /// Length of each draw in seconds (default: 1 s; middle-c: 2.04 s, 90001 samples at 44.1 kHz).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Number of independent draws.
+    #[arg(long, default_value_t = 1)]
+    draws: usize,
+    /// Seed of the counter-based noise (the same seed gives the same draws on gpu and cpu).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sampler.
+    #[arg(long, value_enum, default_value_t = GpSampler::Gpu)]
+    sampler: GpSampler,
+    /// WAV only: write 32-bit float instead of 16-bit PCM.
+    #[arg(long)]
+    float: bool,
+    /// Output: .npy (draws x samples, float32) or .wav (the draws one after
+    /// another, normalised to a peak of 0.9).
+    #[arg(short, long)]
+    out: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum BenchKernel {
     /// Batched STFT: GPU vs copy bandwidth vs CPU on one and all threads.
@@ -199,6 +283,19 @@ enum BenchKernel {
         /// Repeat each GPU render 3 times even on a software device.
         #[arg(long)]
         full: bool,
+    },
+    /// Gaussian-process draws/s of the middle C preset: GPU circulant vs CPU
+    /// circulant vs state-space vs dense Cholesky.
+    Gp {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Draws per GPU submission.
+        #[arg(long, default_value_t = 16)]
+        draws: usize,
+        /// Grid size for dense Cholesky (the post used 5000).
+        #[arg(long, default_value_t = 5000)]
+        cholesky_n: usize,
     },
     /// Long-kernel convolution: GPU vs CPU overlap-add on one and all threads.
     Conv {
@@ -491,7 +588,110 @@ fn run_bench(kernel: &BenchKernel) -> Result<()> {
         BenchKernel::Stft { json, sizes, full } => {
             print_report(&bench::bench_stft(&ctx, sizes, effort(*full))?, *json)
         }
+        BenchKernel::Gp {
+            json,
+            draws,
+            cholesky_n,
+        } => print_report(&gp::bench::bench_gp(&ctx, *draws, *cholesky_n)?, *json),
     }
+    Ok(())
+}
+
+fn run_gp(command: &GpCommand) -> Result<()> {
+    match command {
+        GpCommand::Sample(args) => run_gp_sample(args),
+        GpCommand::Kernel { grid, lags, out } => {
+            let (k, rate) = (gp::kernel_from_spec(&grid.kernel)?, &grid.rate);
+            if *lags == 0 || *lags > gp::MAX_GRID {
+                return Err(Error::invalid(
+                    "lags",
+                    format!("{lags}: give 1 to {}", gp::MAX_GRID),
+                ));
+            }
+            if !(rate.is_finite() && *rate > 0.0) {
+                return Err(Error::invalid("rate", format!("{rate}: must be positive")));
+            }
+            let values: Vec<f32> = (0..*lags).map(|i| k.eval(i as f64 / rate) as f32).collect();
+            npy::write_f32(out, &[*lags], &values)?;
+            eprintln!("wrote {} ({lags} lags of {k} at {rate} Hz)", out.display());
+            Ok(())
+        }
+        GpCommand::Check {
+            grid,
+            seconds,
+            json,
+        } => {
+            let (kernel, rate) = (&grid.kernel, &grid.rate);
+            let k = gp::kernel_from_spec(kernel)?;
+            let seconds = seconds.unwrap_or(if kernel.trim().starts_with("middle-c") {
+                gp::presets::MIDDLE_C_SECONDS
+            } else {
+                1.0
+            });
+            let cfg = gp::SampleConfig::new(*rate, seconds, 1, 0)?;
+            let validity = gp::circulant::check_kernel(&k, cfg.rate, cfg.n)?;
+            print_report(&validity, *json);
+            if validity.valid {
+                Ok(())
+            } else {
+                Err(Error::InvalidKernel {
+                    kernel: kernel.clone(),
+                    reason: validity.verdict,
+                })
+            }
+        }
+    }
+}
+
+fn run_gp_sample(args: &GpSampleArgs) -> Result<()> {
+    let is_wav = match args.out.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("wav") => true,
+        Some(e) if e.eq_ignore_ascii_case("npy") => false,
+        _ => {
+            return Err(Error::invalid(
+                "output",
+                format!("{}: name a .wav or .npy file", args.out.display()),
+            ));
+        }
+    };
+    let rate = args.grid.rate;
+    let model = gp::model_from_spec(&args.grid.kernel)?;
+    let seconds = args.seconds.unwrap_or(model.default_seconds);
+    let cfg = gp::SampleConfig::new(rate, seconds, args.draws, args.seed)?;
+    if is_wav && rate.fract() != 0.0 {
+        return Err(Error::invalid(
+            "rate",
+            format!("{rate}: a WAV file needs a whole number of Hz"),
+        ));
+    }
+    let draws = match args.sampler {
+        GpSampler::Gpu => gp::gpu::circulant_sample(&open_gpu()?, &model, &cfg)?,
+        GpSampler::Cpu => gp::cpu::circulant_sample(&model, &cfg, 0)?,
+        GpSampler::StateSpace => gp::cpu::state_space_sample(&model, &cfg, 0)?,
+        GpSampler::Cholesky => gp::dense::cholesky_sample(&model, &cfg, 0)?,
+    };
+    if is_wav {
+        let peak = draws.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = if peak > 0.0 { 0.9 / peak } else { 1.0 };
+        let samples: Vec<f32> = draws.data.iter().map(|v| v * scale).collect();
+        let format = if args.float {
+            WavFormat::Float32
+        } else {
+            WavFormat::Pcm16
+        };
+        audio::write_wav(&args.out, &[samples], rate as u32, format)?;
+    } else {
+        npy::write_f32(&args.out, &[draws.draws, draws.n], &draws.data)?;
+    }
+    eprintln!(
+        "wrote {} ({} draw(s) x {} samples at {} Hz, {:?} sampler, seed {})",
+        args.out.display(),
+        draws.draws,
+        draws.n,
+        rate,
+        args.sampler,
+        args.seed
+    );
     Ok(())
 }
 
@@ -520,6 +720,7 @@ fn main() -> ExitCode {
         Command::Stft(args) => run_stft(args),
         Command::Convolve(args) => run_convolve(args),
         Command::Eval(args) => run_eval(args),
+        Command::Gp { command } => run_gp(command),
         Command::Bench { kernel } => run_bench(kernel),
         Command::Events { command } => events_cli::run(command),
         Command::Render(args) => render_cli::render(args),

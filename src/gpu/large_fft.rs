@@ -54,11 +54,9 @@ pub fn fft(ctx: &GpuContext, data: &[[f32; 2]], n: usize, inverse: bool) -> Resu
 /// repeatedly (benchmarks), [`LargeFftJob::run`] records once and reads back.
 pub struct LargeFftJob<'a> {
     ctx: &'a GpuContext,
-    steps: [Step; 2],
+    steps: LargeFftSteps<'a>,
     _input: PooledBuffer<'a>,
-    _middle: PooledBuffer<'a>,
     output: PooledBuffer<'a>,
-    _params: [PooledBuffer<'a>; 2],
     values: usize,
 }
 
@@ -69,10 +67,77 @@ struct Step {
     groups: (u32, u32),
 }
 
+/// Both steps of batched transforms between two buffers the caller owns
+/// (kernels that produce their FFT input on the device and consume its
+/// output there, as the GP sampler does). Keep the buffers alive until the
+/// recorded work has been submitted and waited for.
+pub struct LargeFftSteps<'a> {
+    steps: [Step; 2],
+    _middle: PooledBuffer<'a>,
+    _params: [PooledBuffer<'a>; 2],
+}
+
+impl<'a> LargeFftSteps<'a> {
+    /// Prepares `transforms` transforms of length `n` from `input` (complex
+    /// f32 pairs) to `output`, each holding at least `transforms * n` values.
+    pub fn new(
+        ctx: &'a GpuContext,
+        input: &PooledBuffer<'_>,
+        output: &PooledBuffer<'_>,
+        n: usize,
+        transforms: usize,
+        inverse: bool,
+    ) -> Result<Self> {
+        let (n1, n2) = split(n)?;
+        let bytes = (transforms * n * 8) as u64;
+        if transforms == 0 || input.bytes < bytes || output.bytes < bytes {
+            return Err(Error::invalid(
+                "FFT buffers",
+                format!("{transforms} transforms of {n} need {bytes} bytes in and out"),
+            ));
+        }
+        if bytes > ctx.max_binding() {
+            return Err(Error::OutOfMemory(format!(
+                "{bytes} bytes of transforms exceed the device's largest binding ({})",
+                ctx.max_binding()
+            )));
+        }
+        let middle = ctx.output_buffer("fft_large.middle", bytes)?;
+        // Columns: transforms of length N1, one per column (N2 of them per
+        // transform); rows: length N2, one per row (N1 per transform).
+        let (columns, columns_params) =
+            prepare_step(ctx, (input, &middle), n, n1, n2, transforms, inverse, true)?;
+        let (rows, rows_params) = prepare_step(
+            ctx,
+            (&middle, output),
+            n,
+            n2,
+            n1,
+            transforms,
+            inverse,
+            false,
+        )?;
+        Ok(LargeFftSteps {
+            steps: [columns, rows],
+            _middle: middle,
+            _params: [columns_params, rows_params],
+        })
+    }
+
+    /// Records both steps into `pass`.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for step in &self.steps {
+            pass.set_pipeline(&step.pipeline);
+            pass.set_bind_group(0, &step.bind_group, &[]);
+            pass.dispatch_workgroups(step.groups.0, step.groups.1, 1);
+        }
+    }
+}
+
 impl<'a> LargeFftJob<'a> {
     /// Uploads `data` (whole transforms of length `n`) and prepares both steps.
     pub fn new(ctx: &'a GpuContext, data: &[[f32; 2]], n: usize, inverse: bool) -> Result<Self> {
-        let (n1, n2) = split(n)?;
+        split(n)?;
         if data.is_empty() || !data.len().is_multiple_of(n) {
             return Err(Error::invalid(
                 "FFT input",
@@ -91,31 +156,14 @@ impl<'a> LargeFftJob<'a> {
                 ctx.max_binding()
             )));
         }
-        let transforms = data.len() / n;
         let input = ctx.upload("fft_large.input", data)?;
-        let middle = ctx.output_buffer("fft_large.middle", bytes)?;
         let output = ctx.output_buffer("fft_large.output", bytes)?;
-        // Columns: transforms of length N1, one per column (N2 of them per
-        // transform); rows: length N2, one per row (N1 per transform).
-        let (columns, columns_params) =
-            prepare_step(ctx, (&input, &middle), n, n1, n2, transforms, inverse, true)?;
-        let (rows, rows_params) = prepare_step(
-            ctx,
-            (&middle, &output),
-            n,
-            n2,
-            n1,
-            transforms,
-            inverse,
-            false,
-        )?;
+        let steps = LargeFftSteps::new(ctx, &input, &output, n, data.len() / n, inverse)?;
         Ok(LargeFftJob {
             ctx,
-            steps: [columns, rows],
+            steps,
             _input: input,
-            _middle: middle,
             output,
-            _params: [columns_params, rows_params],
             values: data.len(),
         })
     }
@@ -130,11 +178,7 @@ impl<'a> LargeFftJob<'a> {
             label: Some("fft_large"),
             timestamp_writes,
         });
-        for step in &self.steps {
-            pass.set_pipeline(&step.pipeline);
-            pass.set_bind_group(0, &step.bind_group, &[]);
-            pass.dispatch_workgroups(step.groups.0, step.groups.1, 1);
-        }
+        self.steps.record(&mut pass);
     }
 
     /// Device-memory bytes one record must move at least: each step reads

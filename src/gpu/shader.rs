@@ -17,6 +17,8 @@ pub const ISTFT_WGSL: &str = include_str!("../../shaders/istft.wgsl");
 pub const CONV_WGSL: &str = include_str!("../../shaders/conv.wgsl");
 /// Four-step FFTs longer than a workgroup holds.
 pub const FFT_LARGE_WGSL: &str = include_str!("../../shaders/fft_large.wgsl");
+/// Gaussian-process sampling kernels (noise spectrum, amplitude and mixing).
+pub const GP_WGSL: &str = include_str!("../../shaders/gp.wgsl");
 /// Device-memory copy, the bandwidth yardstick.
 pub const COPY_WGSL: &str = include_str!("../../shaders/copy.wgsl");
 /// Atom rendering: the tile gather (src/atoms/gpu.rs).

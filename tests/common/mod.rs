@@ -1,6 +1,8 @@
 //! Shared test helpers: seeded random inputs, the shared GPU context, error norms.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod cli;
+
 use std::sync::OnceLock;
 use wavesplat::gpu::{GpuContext, GpuOptions};
 
