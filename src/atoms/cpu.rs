@@ -2,8 +2,8 @@
 //! f64 from the same prepared atoms the GPU reads, on all threads.
 
 use super::prepare::{
-    ExactAtom, GpuAtom, GpuPartial, KNOT_SPACING, LOWPASS_SILENT, PreparedAtoms, envelope_ln,
-    fixed_phase, grid_noise, hermite,
+    ExactAtom, ExactPartial, GpuAtom, GpuPartial, KNOT_SPACING, LOWPASS_SILENT, PreparedAtoms,
+    envelope_ln, fixed_phase, grid_noise, hermite,
 };
 use super::{Atom, prepare};
 use crate::error::Result;
@@ -61,8 +61,11 @@ fn add_atom(prepared: &PreparedAtoms, i: usize, out: &mut [f64]) {
     if start >= out.len() {
         return;
     }
-    let partials = &prepared.partials
-        [atom.partial_first as usize..(atom.partial_first + atom.partial_count) as usize];
+    let range = atom.partial_first as usize..(atom.partial_first + atom.partial_count) as usize;
+    let partials = (
+        &prepared.partials[range.clone()],
+        &prepared.exact_partials[range],
+    );
     let knots = &prepared.knots[atom.knot_index as usize..][..atom.knot_count as usize];
     let end = (atom.len as usize).min(out.len() - start);
     for m in 0..end {
@@ -75,7 +78,7 @@ pub(crate) fn sample(
     fs: f64,
     atom: &GpuAtom,
     exact: &ExactAtom,
-    partials: &[GpuPartial],
+    (partials, exact_partials): (&[GpuPartial], &[ExactPartial]),
     knots: &[[f64; 2]],
     m: u32,
 ) -> f64 {
@@ -90,16 +93,23 @@ pub(crate) fn sample(
         let octaves = exact.closing_step * m as f64;
         let sum: f64 = partials
             .iter()
-            .take_while(|p| p.lowpass + exact.closing_step as f32 * m as f32 <= LOWPASS_SILENT)
-            .map(|p| {
-                let gain = 1.0 / (1.0 + (p.lowpass as f64 + octaves).exp2()).sqrt();
-                let phase = (fixed_phase(m, p.step) + p.offset as f64).fract();
-                p.amplitude as f64 * gain * (TAU * phase).sin()
+            .zip(exact_partials)
+            .take_while(|(p, _)| audible(p, exact, m))
+            .map(|(p, e)| {
+                let gain = 1.0 / (1.0 + (e.lowpass + octaves).exp2()).sqrt();
+                let phase = (fixed_phase(m, p.step) + e.offset).fract();
+                e.amplitude * gain * (TAU * phase).sin()
             })
             .sum();
         value += exact.resonance_gain * r * sum;
     }
     value
+}
+
+/// Whether partial `p` (and so every partial before it) is above the low-pass's
+/// silence threshold at sample `m`: the f32 test the GPU makes, made here too.
+pub(crate) fn audible(p: &GpuPartial, exact: &ExactAtom, m: u32) -> bool {
+    p.lowpass + exact.closing_step as f32 * m as f32 <= LOWPASS_SILENT
 }
 
 /// Unit-variance noise in the atom's band at sample `m`: two cubic B-spline

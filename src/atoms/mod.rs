@@ -32,10 +32,14 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod grad;
 pub mod prepare;
 pub mod random;
 
-pub use prepare::{KNOT_SPACING, MAX_PARTIALS, PreparedAtoms, prepare};
+pub use prepare::{
+    KNOT_SPACING, MAX_PARTIALS, PreparedAtoms, atom_with_gains, gains_of, prepare,
+    prepare_for_gradient,
+};
 pub use random::random_atoms;
 
 use crate::error::{Error, Result};

@@ -119,8 +119,22 @@ pub struct PreparedAtoms {
     pub partials: Vec<GpuPartial>,
     /// (R, slope · KNOT_SPACING/fs) at each knot, f64.
     pub knots: Vec<[f64; 2]>,
+    /// The partials' phase offsets and low-pass exponents in f64, parallel
+    /// to `partials` (whose f32 copies the GPU reads).
+    pub exact_partials: Vec<ExactPartial>,
+    /// ∂/∂(attack, length, t60) of each knot's pair (only from
+    /// [`prepare_for_gradient`]).
+    pub knot_grads: Vec<[[f64; 2]; 3]>,
     /// Per atom: (frac, the partial and carrier phase offsets are in `atoms`).
     pub exact: Vec<ExactAtom>,
+}
+
+/// A partial's values in f64 (the CPU reference's view of [`GpuPartial`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExactPartial {
+    pub offset: f64,
+    pub amplitude: f64,
+    pub lowpass: f64,
 }
 
 /// The f64 values of an atom's placement and envelope (the CPU reference's view).
@@ -155,24 +169,98 @@ impl PreparedAtoms {
             a
         }));
         self.partials.extend(other.partials);
+        self.exact_partials.extend(other.exact_partials);
         self.knots.extend(other.knots);
+        self.knot_grads.extend(other.knot_grads);
         self.exact.extend(other.exact);
     }
 }
 
-/// Prepares `atoms` (already validated) for rendering at `rate`.
+/// Prepares `atoms` for rendering at `rate` (checking every field first).
 pub fn prepare(atoms: &[Atom], rate: u32) -> Result<PreparedAtoms> {
+    prepare_all(atoms, rate, None, false)
+}
+
+/// Prepares atoms whose burst and resonance gains are given directly (the
+/// parametrisation the encoder optimises: `amplitude` and `mix` are ignored),
+/// with the tables [`super::grad`] needs.
+pub fn prepare_for_gradient(
+    atoms: &[Atom],
+    gains: &[[f64; 2]],
+    rate: u32,
+) -> Result<PreparedAtoms> {
+    if gains.len() != atoms.len() || gains.iter().flatten().any(|g| !g.is_finite()) {
+        return Err(crate::error::Error::invalid(
+            "gains",
+            format!(
+                "{} finite (burst, resonance) pairs for {} atoms",
+                gains.len(),
+                atoms.len()
+            ),
+        ));
+    }
+    prepare_all(atoms, rate, Some(gains), true)
+}
+
+/// The (burst, resonance) gains of prepared atoms: `amplitude`·√fs·cos or sin
+/// of the mix angle over the nominal energies' square roots.
+pub fn gains_of(prepared: &PreparedAtoms) -> Vec<[f64; 2]> {
+    prepared
+        .exact
+        .iter()
+        .map(|e| [e.burst_gain, e.resonance_gain])
+        .collect()
+}
+
+/// The atom with shape `shape` whose burst and resonance gains are `gains`:
+/// the amplitude and mix that [`prepare`] turns back into those gains.
+pub fn atom_with_gains(shape: &Atom, gains: [f64; 2], rate: u32) -> Result<Atom> {
+    let unit = Atom {
+        amplitude: 1.0,
+        mix: 0.5,
+        ..*shape
+    };
+    let unit_gains = gains_of(&prepare(&[unit], rate)?)[0];
+    // Unit amplitude at mix 0.5 gives gain √(fs/2)/√E for each part.
+    let half = (rate as f64 / 2.0).sqrt();
+    let scale = |g: f64, unit_g: f64| if unit_g > 0.0 { g * half / unit_g } else { 0.0 };
+    let (burst, resonance) = (
+        scale(gains[0], unit_gains[0]),
+        scale(gains[1], unit_gains[1]),
+    );
+    // burst = A√fs cos θ, resonance = A√fs sin θ (in energy-normalised units).
+    let level = (burst * burst + resonance * resonance).sqrt();
+    let amplitude = level / (rate as f64).sqrt();
+    let mix = resonance.atan2(burst) / std::f64::consts::FRAC_PI_2;
+    Ok(Atom {
+        amplitude: amplitude as f32,
+        mix: mix.clamp(0.0, 1.0) as f32,
+        ..*shape
+    })
+}
+
+fn prepare_all(
+    atoms: &[Atom],
+    rate: u32,
+    gains: Option<&[[f64; 2]]>,
+    knot_derivatives: bool,
+) -> Result<PreparedAtoms> {
     super::validate_all(atoms, rate)?;
     let threads = crate::stft::cpu::resolve_threads(0);
     let per_thread = atoms.len().div_ceil(threads).max(64);
     let parts: Vec<PreparedAtoms> = std::thread::scope(|scope| {
         let workers: Vec<_> = atoms
             .chunks(per_thread)
-            .map(|chunk| {
+            .enumerate()
+            .map(|(c, chunk)| {
                 scope.spawn(move || {
                     let mut part = PreparedAtoms::default();
-                    for atom in chunk {
-                        prepare_one(atom, rate as f64, &mut part);
+                    for (i, atom) in chunk.iter().enumerate() {
+                        let options = PrepareOptions {
+                            gains: gains.map(|g| g[c * per_thread + i]),
+                            knot_derivatives,
+                        };
+                        prepare_one(atom, rate as f64, options, &mut part);
                     }
                     part
                 })
@@ -336,8 +424,78 @@ fn partial_phase(seed: u32, k: u32) -> f64 {
     (hash(hash(seed ^ STREAM_PHASE) ^ k) >> 8) as f64 / 16_777_216.0
 }
 
+/// The resonance envelope R = e ∗ exp(-βτ) and its slope (scaled to a knot
+/// interval) at knots `knots` of an atom whose envelope is `(shape, attack,
+/// length)` and decay `t60` (seconds).
+fn resonance_knots(
+    (envelope, attack, length, t60): (Envelope, f64, f64, f64),
+    fs: f64,
+    frac: f64,
+    knots: std::ops::RangeInclusive<usize>,
+) -> Vec<[f64; 2]> {
+    let beta = LN_1000 / t60;
+    let env = |m: f64| envelope_ln(envelope, attack, length, (m + frac) / fs).exp();
+    let h = KNOT_SPACING as f64;
+    let first = *knots.start();
+    let mut r = 0.0;
+    knots
+        .map(|j| {
+            let m = (j * KNOT_SPACING) as f64;
+            if j > first {
+                // R(m) = R(m-h) e^{-βh/fs} + ∫ e(s) e^{-β(τ_m - s)} ds over the step.
+                let step = integrate(m - h, m, |s| env(s) * (-beta * (m - s) / fs).exp());
+                r = r * (-beta * h / fs).exp() + step / fs;
+            }
+            [r, (env(m) - beta * r) * h / fs]
+        })
+        .collect()
+}
+
+/// Relative step of the central differences that give ∂R/∂(attack, length, t60).
+const KNOT_DIFFERENCE_STEP: f64 = 1e-5;
+
+/// ∂(R, slope)/∂(attack, length, t60) at every knot, by central differences
+/// of the f64 tabulation on the same knots (one-sided at attack = 0).
+fn knot_derivatives(
+    knots: &[[f64; 2]],
+    atom: &Atom,
+    resonance_at: impl Fn(f64, f64, f64) -> Vec<[f64; 2]>,
+) -> Vec<[[f64; 2]; 3]> {
+    let base = [atom.attack as f64, atom.length as f64, atom.t60 as f64];
+    let mut out = vec![[[0.0; 2]; 3]; knots.len()];
+    for p in 0..3 {
+        let h = KNOT_DIFFERENCE_STEP * base[p].max(1e-3);
+        let shifted = |delta: f64| {
+            let mut v = base;
+            v[p] += delta;
+            resonance_at(v[0], v[1], v[2])
+        };
+        let (lo, lo_delta) = if base[p] - h > 0.0 {
+            (shifted(-h), h)
+        } else {
+            (knots.to_vec(), 0.0)
+        };
+        let hi = shifted(h);
+        for (j, d) in out.iter_mut().enumerate() {
+            for c in 0..2 {
+                d[p][c] = (hi[j][c] - lo[j][c]) / (h + lo_delta);
+            }
+        }
+    }
+    out
+}
+
+/// What [`prepare_one`] computes besides the renderers' tables.
+#[derive(Clone, Copy, Debug, Default)]
+struct PrepareOptions {
+    /// Use these (burst, resonance) gains instead of normalising by energy.
+    gains: Option<[f64; 2]>,
+    /// Also tabulate ∂R/∂(attack, length, t60) (for gradients).
+    knot_derivatives: bool,
+}
+
 /// Everything about one atom that the renderers need, appended to `out`.
-fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
+fn prepare_one(atom: &Atom, fs: f64, options: PrepareOptions, out: &mut PreparedAtoms) {
     let onset = atom.onset as f64 * fs;
     let start = onset.ceil();
     let frac = start - onset;
@@ -347,8 +505,13 @@ fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
     let burst_begin = ((begin_s * fs - frac).floor().max(0.0)) as u32;
     let burst_end = (end_s * fs - frac).ceil().clamp(1.0, MAX_ATOM_SAMPLES) as u32;
     let beta = LN_1000 / atom.t60 as f64;
+    let tau_at = |m: f64| (m + frac) / fs;
+    let env = |tau: f64| envelope_ln(atom.envelope, attack, length, tau).exp();
     let mix_angle = std::f64::consts::FRAC_PI_2 * atom.mix as f64;
-    let has_resonance = atom.mix > 0.0;
+    let has_resonance = match options.gains {
+        Some([_, resonance]) => resonance != 0.0,
+        None => atom.mix > 0.0,
+    };
 
     let partials = partial_list(atom, fs);
     let tail = if has_resonance && !partials.is_empty() {
@@ -358,52 +521,53 @@ fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
     };
     let len = ((burst_end as f64 + tail).ceil()).min(MAX_ATOM_SAMPLES) as u32;
 
-    let tau_at = |m: f64| (m + frac) / fs;
-    let env = |tau: f64| envelope_ln(atom.envelope, attack, length, tau).exp();
-
-    // Burst energy over its span, by Gauss-Legendre on knot-sized intervals.
-    let burst_energy = integrate(burst_begin as f64, burst_end as f64, |m| {
-        let e = env(tau_at(m));
-        e * e
-    });
-
     // The resonance envelope at knots from the burst's start to just past its end.
     let knot_first = burst_begin as usize / KNOT_SPACING;
     let knot_last = (burst_end as usize).div_ceil(KNOT_SPACING);
     let knot_index = out.knots.len();
-    let h = KNOT_SPACING as f64;
-    let mut knots = Vec::with_capacity(knot_last - knot_first + 1);
-    let mut r = 0.0;
-    for j in knot_first..=knot_last {
-        let m = (j * KNOT_SPACING) as f64;
-        if j > knot_first {
-            // R(m) = R(m-h) e^{-βh/fs} + ∫ e(s) e^{-β(τ_m - s)} ds over the step.
-            let step = integrate(m - h, m, |s| env(tau_at(s)) * (-beta * (m - s) / fs).exp());
-            r = r * (-beta * h / fs).exp() + step / fs;
-        }
-        let slope = env(tau_at(m)) - beta * r;
-        knots.push([r, slope * h / fs]);
+    let resonance_at = |attack: f64, length: f64, t60: f64| {
+        let shape = (atom.envelope, attack, length, t60);
+        resonance_knots(shape, fs, frac, knot_first..=knot_last)
+    };
+    let knots = resonance_at(attack, length, atom.t60 as f64);
+    if options.knot_derivatives {
+        out.knot_grads
+            .extend(knot_derivatives(&knots, atom, resonance_at));
     }
 
     let closing_step = 4.0 / (fs * atom.closing as f64);
     let tau0_octaves = 4.0 * frac / (fs * atom.closing as f64);
-    let gpu_partials: Vec<GpuPartial> = partials
+    let exact_partials: Vec<ExactPartial> = partials
         .iter()
         .enumerate()
-        .map(|(i, &(f, a))| {
-            let step = fixed_step(f / fs);
-            let offset = (f * frac / fs + partial_phase(atom.seed, i as u32 + 1)).fract();
-            GpuPartial {
-                step: step.1,
-                offset: offset as f32,
-                amplitude: a as f32,
-                lowpass: (4.0 * (f / atom.brightness as f64).log2() + tau0_octaves) as f32,
-            }
+        .map(|(i, &(f, a))| ExactPartial {
+            offset: (f * frac / fs + partial_phase(atom.seed, i as u32 + 1)).fract(),
+            amplitude: a,
+            lowpass: 4.0 * (f / atom.brightness as f64).log2() + tau0_octaves,
+        })
+        .collect();
+    let gpu_partials: Vec<GpuPartial> = partials
+        .iter()
+        .zip(&exact_partials)
+        .map(|(&(f, _), e)| GpuPartial {
+            step: fixed_step(f / fs).1,
+            offset: e.offset as f32,
+            amplitude: e.amplitude as f32,
+            lowpass: e.lowpass as f32,
         })
         .collect();
 
     let m_tail = (knot_last * KNOT_SPACING) as f64;
-    let resonance_energy = if has_resonance {
+    // Nominal energies, only needed to turn amplitude and mix into gains.
+    let burst_energy = if options.gains.is_none() {
+        integrate(burst_begin as f64, burst_end as f64, |m| {
+            let e = env(tau_at(m));
+            e * e
+        })
+    } else {
+        0.0
+    };
+    let resonance_energy = if has_resonance && options.gains.is_none() {
         resonance_energy(&knots, knot_first, m_tail, len as f64, beta / fs, |m| {
             // Half the sum of squared partial gains at sample m (mean of sin²).
             let octaves = closing_step * m;
@@ -428,8 +592,10 @@ fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
             0.0
         }
     };
-    let burst_gain = gain(mix_angle.cos(), burst_energy);
-    let resonance_gain = gain(mix_angle.sin(), resonance_energy);
+    let [burst_gain, resonance_gain] = options.gains.unwrap_or([
+        gain(mix_angle.cos(), burst_energy),
+        gain(mix_angle.sin(), resonance_energy),
+    ]);
 
     let grid_step = fixed_step(atom.noise_width as f64 / (NOISE_GRID_TIMES_WIDTH * fs));
     let grid_offset = frac * fixed_value(grid_step);
@@ -485,6 +651,7 @@ fn prepare_one(atom: &Atom, fs: f64, out: &mut PreparedAtoms) {
     });
     if has_resonance {
         out.partials.extend(gpu_partials);
+        out.exact_partials.extend(exact_partials);
     }
     out.knots.extend(knots);
 }
