@@ -177,3 +177,39 @@ fn reference_gradient_matches_finite_differences() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn gpu_gradient_matches_the_reference() {
+    let Some(ctx) = common::gpu("gpu_gradient_matches_the_reference") else {
+        return;
+    };
+    let mut rng = Rng::fresh("gpu_gradient_matches_the_reference");
+    for (count, seconds) in [(2, 0.4), (12, 1.0)] {
+        let mut atoms = wavesplat::atoms::random_atoms(count, seconds * 0.8, rng.next_u64());
+        atoms.extend(test_atoms());
+        let gains = gains_of(&prepare(&atoms, RATE).unwrap());
+        let prepared = prepare_for_gradient(&atoms, &gains, RATE).unwrap();
+        let g: Vec<f32> = (0..(seconds * RATE as f64) as usize)
+            .map(|_| (rng.uniform() - 0.5) as f32)
+            .collect();
+        let expected = gradient_reference(&prepared, &atoms, &g);
+        let got = wavesplat::atoms::gpu::gradient(ctx, &prepared, &atoms, &g).unwrap();
+        // Per field, the error over all atoms against the largest gradient there.
+        for (f, name) in GRADIENT_FIELDS.iter().enumerate() {
+            let scale = expected.iter().map(|e| e[f].abs()).fold(1e-30, f64::max);
+            let worst = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a[f] - b[f]).abs())
+                .fold(0.0, f64::max);
+            eprintln!(
+                "{count} atoms {name:>14}: worst error {:.1e} of the largest",
+                worst / scale
+            );
+            assert!(
+                worst <= 1e-3 * scale,
+                "{name}: GPU differs from the reference by {worst:e} (scale {scale:e})"
+            );
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! so neither the number of atoms nor the length of the output is bounded by
 //! the device's binding limit.
 
+use super::grad::Gradient;
 use super::prepare::{GpuAtom, GpuPartial, PreparedAtoms};
 use super::{Atom, prepare};
 use crate::error::{Error, Result};
@@ -276,6 +277,160 @@ impl<'a> RenderJob<'a> {
     }
 }
 
+/// Samples of one atom one gradient workgroup sums.
+const GRADIENT_CHUNK: u32 = 4096;
+
+/// The physical parameters the gradient kernel needs (keep in sync with
+/// `AtomShape` in shaders/atoms.wgsl).
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct AtomShape {
+    f0: f32,
+    spacing: f32,
+    rolloff: f32,
+    brightness: f32,
+    closing: f32,
+    centre: f32,
+    width: f32,
+    attack: f32,
+    length: f32,
+    t60: f32,
+    fs: f32,
+    _pad: f32,
+}
+
+/// dL/dθ of every atom on the GPU (see [`super::grad`]): `prepared` from
+/// [`super::prepare_for_gradient`] of `atoms`, `grad_y` = dL/dy over output
+/// samples `0..grad_y.len()`. Sums are reduced per workgroup in f32 and
+/// across workgroups in f64.
+pub fn gradient(
+    ctx: &GpuContext,
+    prepared: &PreparedAtoms,
+    atoms: &[Atom],
+    grad_y: &[f32],
+) -> Result<Vec<Gradient>> {
+    if prepared.atoms.len() != atoms.len() || prepared.knot_grads.len() != prepared.knots.len() {
+        return Err(Error::invalid(
+            "gradient",
+            "the atoms must be prepared with prepare_for_gradient",
+        ));
+    }
+    crate::error::check_finite("loss gradient", grad_y)?;
+    let items = gradient_items(prepared, grad_y.len());
+    let mut out = vec![[0.0f64; 13]; atoms.len()];
+    if items.is_empty() {
+        return Ok(out);
+    }
+    let shapes: Vec<AtomShape> = atoms
+        .iter()
+        .map(|a| AtomShape {
+            f0: a.f0,
+            spacing: a.spacing,
+            rolloff: a.rolloff,
+            brightness: a.brightness,
+            closing: a.closing,
+            centre: a.noise_centre,
+            width: a.noise_width,
+            attack: a.attack,
+            length: a.length,
+            t60: a.t60,
+            fs: prepared.rate as f32,
+            _pad: 0.0,
+        })
+        .collect();
+    let knot_grads: Vec<[f32; 2]> = prepared
+        .knot_grads
+        .iter()
+        .flat_map(|k| k.map(|p| [p[0] as f32, p[1] as f32]))
+        .collect();
+    let knots: Vec<[f32; 2]> = prepared
+        .knots
+        .iter()
+        .map(|k| [k[0] as f32, k[1] as f32])
+        .collect();
+    let budget = table_budget(ctx);
+    let bytes = [
+        std::mem::size_of_val(grad_y),
+        std::mem::size_of_val(knot_grads.as_slice()),
+        items.len() * 13 * 4,
+    ];
+    if bytes.iter().any(|&b| b as u64 > budget) {
+        return Err(Error::invalid(
+            "gradient",
+            format!(
+                "tables of {bytes:?} bytes exceed one binding ({budget}): split the signal into segments"
+            ),
+        ));
+    }
+    let (groups_x, groups_y) = dispatch_2d(items.len() as u32, ctx.max_groups_per_dimension());
+    let params = RenderParams {
+        out_first: 0,
+        out_len: grad_y.len() as u32,
+        groups_x,
+        accumulate: 0,
+    };
+    let pipeline = ctx.pipeline("atoms", "gradient", || shader::ATOMS_WGSL.to_string())?;
+    let buffers = [
+        ctx.uniform("gradient params", &params)?,
+        ctx.upload("atoms", &prepared.atoms)?,
+        ctx.upload("partials", &nonempty(&prepared.partials))?,
+        ctx.upload("knots", &nonempty(&knots))?,
+        ctx.upload("knot gradients", &nonempty(&knot_grads))?,
+        ctx.upload("shapes", &shapes)?,
+        ctx.upload("loss gradient", grad_y)?,
+        ctx.upload("work items", &items)?,
+        ctx.output_buffer("gradient sums", (items.len() * 13 * 4) as u64)?,
+    ];
+    let bindings = [0u32, 1, 2, 3, 7, 8, 9, 10, 11];
+    let entries: Vec<(u32, &PooledBuffer)> = bindings.iter().copied().zip(buffers.iter()).collect();
+    let bind_group = ctx.bind_group("atom gradient", &pipeline, &entries)?;
+    let mut encoder = ctx.encoder("atom gradient");
+    {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("atom gradient"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups_x, groups_y, 1);
+    }
+    let staging = ctx.copy_to_staging(&mut encoder, &buffers[8])?;
+    ctx.submit_and_wait("atom gradient", encoder)?;
+    let sums = ctx.read_staging::<f32>(&[&staging])?.remove(0);
+    for (item, partial) in items.iter().zip(sums.chunks_exact(13)) {
+        for (o, v) in out[item[0] as usize].iter_mut().zip(partial) {
+            *o += *v as f64;
+        }
+    }
+    Ok(out)
+}
+
+/// A table that binds: `table`, or one zeroed entry when it is empty.
+fn nonempty<T: bytemuck::Pod + Default>(table: &[T]) -> Vec<T> {
+    if table.is_empty() {
+        vec![T::default()]
+    } else {
+        table.to_vec()
+    }
+}
+
+/// (atom, first sample, end sample, 0) chunks of every atom's samples that
+/// fall inside `0..samples`.
+fn gradient_items(prepared: &PreparedAtoms, samples: usize) -> Vec<[u32; 4]> {
+    let mut items = Vec::new();
+    for (i, a) in prepared.atoms.iter().enumerate() {
+        let start = a.start as usize;
+        if start >= samples {
+            continue;
+        }
+        let end = (a.len as usize).min(samples - start) as u32;
+        for first in (0..end).step_by(GRADIENT_CHUNK as usize) {
+            items.push([i as u32, first, (first + GRADIENT_CHUNK).min(end), 0]);
+        }
+    }
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +442,7 @@ mod tests {
             ("GpuAtom", std::mem::size_of::<GpuAtom>()),
             ("GpuPartial", std::mem::size_of::<GpuPartial>()),
             ("RenderParams", std::mem::size_of::<RenderParams>()),
+            ("AtomShape", std::mem::size_of::<AtomShape>()),
         ] {
             assert_eq!(
                 shader::wgsl_struct_size(source, name).unwrap() as usize,
