@@ -31,6 +31,7 @@
 //!   spread over one second, independent of the sample rate.
 
 pub mod cpu;
+pub mod fit;
 pub mod gpu;
 pub mod grad;
 pub mod prepare;
