@@ -4,8 +4,8 @@
 // A real frame of N = 2 FFT_M samples is packed as z[n] = x[2n] + i x[2n+1];
 // the kernel's fft_source returns that packing and it runs
 // fft_run(tid, FFT_LAYOUT_REAL_PAIRS), then fft_store_real_bins(tid), which
-// hands every one-sided bin k in 0..=FFT_M of every valid frame to the
-// kernel's callbacks:
+// hands every one-sided bin k in 0..=FFT_M of every valid frame, exactly once
+// (the STFT loss sums a term per bin), to the kernel's callbacks:
 //   fn fft_store_bin(frame: u32, k: u32, x: vec2<f32>)
 //   fn fft_frame_valid(frame: u32) -> bool   (frames past the end are skipped)
 
@@ -19,21 +19,24 @@ fn fft_store_real_bins(tid: u32) {
 // Bins q and M - q from Z[q] and Z[M - q]: X[q] = E + W^q O and
 // X[M - q] = conj(E - W^q O), with E, O the spectra of the even and odd
 // samples. Also right for q = 0 (z2 = z1 = Z[0] gives X[0] and X[M]) and for
-// q = M/2 (z2 = z1 gives X[M/2] twice).
+// q = M/2 (z2 = z1 gives X[M/2], stored once).
 fn fft_store_pair(frame: u32, q: u32, z1: vec2<f32>, z2: vec2<f32>) {
     let even = 0.5 * (z1 + conj(z2));
     let odd = mul_neg_i(0.5 * (z1 - conj(z2))); // (z1 - conj z2) / 2i
     let w_odd = cmul(unit_root(q, FFT_LOG2_M + 1u), odd);
     fft_store_bin(frame, q, even + w_odd);
-    fft_store_bin(frame, FFT_M - q, conj(even - w_odd));
+    if (2u * q != FFT_M) {
+        fft_store_bin(frame, FFT_M - q, conj(even - w_odd));
+    }
 }
 
 // Unpacks the butterfly pair in slots [a, a + r) and [b, b + r), b = a + r
 // (see fft_butterfly): butterflies u and M/r - u pair output j of one with
 // output r-1-j of the other. The frame's first pair (u = 0) holds butterflies
 // 0 and M/2r, each its own partner, and one more bin pair than the others; every
-// pair group runs r + 1 steps (the general ones repeat step 0) and picks its
-// values with `select`, not a branch, which CPU rasterisers would run both sides of.
+// pair group runs r + 1 steps and picks its values with `select`, not a branch,
+// which CPU rasterisers would run both sides of. The general ones' last step
+// would repeat step 0 and stores nothing.
 fn fft_unpack_butterfly_pair(h: u32, tid: u32) {
     let r = 1u << FFT_LAST_LOG2R;
     let stride = FFT_M >> FFT_LAST_LOG2R; // distance between a butterfly's outputs
@@ -56,12 +59,14 @@ fn fft_unpack_butterfly_pair(h: u32, tid: u32) {
         let first_q = select((stride >> 1u) + m * stride, step * stride, in_a);
         let first_z1 = select(fft_out_b(b, m % r), fft_out_b(a, step % r), in_a);
         let first_z2 = select(fft_out_b(b, (r - 1u - m) % r), fft_out_b(a, (r - step) % r), in_a);
-        fft_store_pair(
-            frame,
-            select(general_q, first_q, first),
-            select(fft_out_b(a, j), first_z1, first),
-            select(general_z2, first_z2, first),
-        );
+        if (first || step < r) {
+            fft_store_pair(
+                frame,
+                select(general_q, first_q, first),
+                select(fft_out_b(a, j), first_z1, first),
+                select(general_z2, first_z2, first),
+            );
+        }
     }
 }
 

@@ -6,6 +6,11 @@
 // into a real frame with the packed inverse real FFT, windowed again and stored.
 // `overlap_add`: each output sample gathers the frames that cover it and divides
 // by the summed squared window, as torch.istft(center=True) does.
+// `overlap_add_adjoint`: the adjoint of the STFT's framing, for the STFT loss
+// (shaders/stft_loss.wgsl): each signal sample gathers the frames at its own
+// padded position and at the reflected positions that mirror it, without the
+// division, and with `accumulate` adds to what `output` holds (one gradient
+// for every resolution).
 
 // Keep in sync with IstftParams in src/stft/gpu.rs.
 struct IstftParams {
@@ -15,8 +20,9 @@ struct IstftParams {
     out_len: u32,
     signals: u32,
     groups_x: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // overlap_add_adjoint: 1 adds to `output`, 0 overwrites it.
+    accumulate: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(1) var<storage, read> window: array<f32>;
@@ -58,26 +64,55 @@ fn inverse_frames(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_
     }
 }
 
-@compute @workgroup_size(256)
-fn overlap_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 256u;
-    if (i >= params.signals * params.out_len) {
-        return;
-    }
-    let signal = i / params.out_len;
-    let t = i % params.out_len + FFT_M; // position in the centre-padded signal
+// Over the frames of `signal` that cover padded position t (t = sample + M):
+// (sum of their values there, sum of the squared window there).
+fn overlap_sum(signal: u32, t: u32) -> vec2<f32> {
     let n = 2u * FFT_M;
     let last = min(t / params.hop, params.frames_per_signal - 1u);
     var first = 0u;
     if (t >= n) {
         first = (t - n) / params.hop + 1u;
     }
-    var sum = 0.0;
-    var envelope = 0.0;
+    var sum = vec2<f32>(0.0);
     for (var f = first; f <= last; f++) {
         let offset = t - f * params.hop;
-        sum += frames[(signal * params.frames_per_signal + f) * n + offset];
-        envelope += window[offset] * window[offset];
+        let value = frames[(signal * params.frames_per_signal + f) * n + offset];
+        sum += vec2<f32>(value, window[offset] * window[offset]);
     }
-    output[i] = sum / envelope;
+    return sum;
+}
+
+@compute @workgroup_size(256)
+fn overlap_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 256u;
+    if (i >= params.signals * params.out_len) {
+        return;
+    }
+    let sum = overlap_sum(i / params.out_len, i % params.out_len + FFT_M);
+    output[i] = sum.x / sum.y;
+}
+
+// Sample s of a signal of L = out_len samples is read at padded position
+// s + M, at M - s (the left reflection, 1 <= s <= M) and at M + 2 (L - 1) - s
+// (the right one, L - 1 - M <= s <= L - 2).
+@compute @workgroup_size(256)
+fn overlap_add_adjoint(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 256u;
+    let len = params.out_len;
+    if (i >= params.signals * len) {
+        return;
+    }
+    let signal = i / len;
+    let s = i % len;
+    var g = overlap_sum(signal, s + FFT_M).x;
+    if (s >= 1u && s <= FFT_M) {
+        g += overlap_sum(signal, FFT_M - s).x;
+    }
+    if (s + 1u < len && len - 1u - s <= FFT_M) {
+        g += overlap_sum(signal, FFT_M + 2u * (len - 1u) - s).x;
+    }
+    if (params.accumulate != 0u) {
+        g += output[i];
+    }
+    output[i] = g;
 }

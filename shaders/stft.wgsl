@@ -11,10 +11,13 @@
 // at signal `first_signal`, frame `first_frame`); each workgroup takes
 // FFT_FRAMES frames of one signal, so a frame's origin needs no division.
 
-// The host's constant block picks the output format at compile time:
-//   alias Bin = vec2<f32>;  fn to_bin(x: vec2<f32>) -> Bin { return bin_complex(x); }
+// The host's constant block picks the output at compile time:
+//   alias Bin = vec2<f32>;
+//   fn store_bin(i: u32, k: u32, x: vec2<f32>) { spectra[i] = bin_complex(x); }
 // (or f32 with bin_magnitude / bin_power / bin_db), so each pipeline holds only
-// its own store path and complex bins are stored as one 8-byte value.
+// its own store path and complex bins are stored as one 8-byte value. i is the
+// bin's index in `spectra`, k its frequency. The STFT loss
+// (shaders/stft_loss.wgsl, appended to this file) defines its own store_bin.
 
 // Keep in sync with StftParams in src/stft/gpu.rs.
 struct StftParams {
@@ -89,23 +92,35 @@ fn bin_db(x: vec2<f32>) -> f32 {
 
 fn fft_store_bin(frame: u32, k: u32, x: vec2<f32>) {
     let i = ((group_signal * params.frames) + group_first_frame + frame) * (FFT_M + 1u) + k;
-    spectra[i] = to_bin(x);
+    store_bin(i, k, x);
 }
 
 fn fft_frame_valid(frame: u32) -> bool {
     return group_first_frame + frame < params.frames;
 }
 
-@compute @workgroup_size(FFT_THREADS)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let group = wg.x + wg.y * params.groups_x;
+// Points the workgroup at its signal and frames; false, for the whole
+// workgroup alike, when `group` is past the last signal.
+fn begin_group(group: u32) -> bool {
     let signal = group / params.groups_per_signal;
-    // `signal` is the same for the whole workgroup, so this exit is uniform.
     if (signal >= params.signals) {
-        return;
+        return false;
     }
     group_signal = signal;
     group_first_frame = (group % params.groups_per_signal) * FFT_FRAMES;
+    return true;
+}
+
+fn workgroup_index(wg: vec3<u32>) -> u32 {
+    return wg.x + wg.y * params.groups_x;
+}
+
+@compute @workgroup_size(FFT_THREADS)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    // Uniform exit: the group is the same for the whole workgroup.
+    if (!begin_group(workgroup_index(wg))) {
+        return;
+    }
     fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
     fft_store_real_bins(tid);
 }

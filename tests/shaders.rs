@@ -5,6 +5,7 @@ use wavesplat::conv::gpu::{Stage, source_for};
 use wavesplat::gpu::fft::{FftDevice, FftPlan, MAX_N_FFT, MIN_N_FFT};
 use wavesplat::gpu::shader::{self, compose_fft_kernel, validate};
 use wavesplat::stft::gpu::stft_constants;
+use wavesplat::stft::loss::{LOSS_CONSTANTS, loss_kernel_source};
 use wavesplat::stft::{SpectrumFormat, StftConfig};
 
 #[test]
@@ -37,6 +38,8 @@ fn every_shader_instantiation_validates() {
             }
             let text = compose_fft_kernel(&plan, "", shader::ISTFT_WGSL);
             check(format!("istft.{}", plan.key()), text);
+            let text = compose_fft_kernel(&plan, LOSS_CONSTANTS, &loss_kernel_source());
+            check(format!("stft_loss.{}", plan.key()), text);
             for columns in ["true", "false"] {
                 let extra = format!("const STEP_COLUMNS: bool = {columns};\n");
                 let text = compose_fft_kernel(&plan, &extra, shader::FFT_LARGE_WGSL);

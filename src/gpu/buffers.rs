@@ -170,11 +170,22 @@ impl GpuContext {
                 resource: buffer.binding(),
             })
             .collect();
+        self.bind_group_entries(label, pipeline, &entries)
+    }
+
+    /// A bind group for group 0 of `pipeline` from raw entries (buffers the
+    /// pool did not hand out, such as a caller's device buffer).
+    pub fn bind_group_entries(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        entries: &[wgpu::BindGroupEntry<'_>],
+    ) -> Result<wgpu::BindGroup> {
         self.catch_errors(label, || {
             self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(label),
                 layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
+                entries,
             })
         })
     }

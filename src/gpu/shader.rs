@@ -11,6 +11,8 @@ pub const FFT_WGSL: &str = include_str!("../../shaders/fft.wgsl");
 pub const FFT_REAL_WGSL: &str = include_str!("../../shaders/fft_real.wgsl");
 /// Batched STFT kernel.
 pub const STFT_WGSL: &str = include_str!("../../shaders/stft.wgsl");
+/// The STFT loss's per-bin terms and gradient (appended to the STFT kernel).
+pub const STFT_LOSS_WGSL: &str = include_str!("../../shaders/stft_loss.wgsl");
 /// Inverse STFT kernels (inverse frames, overlap-add).
 pub const ISTFT_WGSL: &str = include_str!("../../shaders/istft.wgsl");
 /// Partitioned overlap-save convolution kernels.

@@ -9,9 +9,10 @@ use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 
 /// Writes frame `f` of `signal`, windowed, into `out` (torch framing).
-fn frame_into<T>(signal: &[f32], f: usize, cfg: &StftConfig, window: &[T], out: &mut [T])
+fn frame_into<S, T>(signal: &[S], f: usize, cfg: &StftConfig, window: &[T], out: &mut [T])
 where
-    T: Copy + std::ops::Mul<Output = T> + From<f32>,
+    S: Copy,
+    T: Copy + std::ops::Mul<Output = T> + From<S>,
 {
     let start = (f * cfg.hop) as isize - (cfg.n_fft / 2) as isize;
     if start >= 0 && start as usize + cfg.n_fft <= signal.len() {
@@ -33,6 +34,29 @@ pub fn stft_reference(signals: &[&[f32]], cfg: &StftConfig) -> Result<Vec<Comple
     stft_complex::<f64>(signals, cfg)
 }
 
+/// The reference of signals already in f64 (what gradient checks perturb by
+/// less than an f32 ulp). Equal lengths and finite samples, as [`check_batch`].
+pub fn stft_reference_f64(signals: &[&[f64]], cfg: &StftConfig) -> Result<Vec<Complex<f64>>> {
+    let len = signals.first().map_or(0, |s| s.len());
+    for (i, s) in signals.iter().enumerate() {
+        if s.len() != len || len == 0 {
+            return Err(Error::invalid(
+                "batch",
+                format!("signal {i} has {} samples, signal 0 has {len}", s.len()),
+            ));
+        }
+        if let Some(index) = s.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                what: format!("signal {i}"),
+                index,
+                value: s[index] as f32,
+            });
+        }
+    }
+    cfg.validate_for_length(len)?;
+    transform_frames(signals, len, cfg)
+}
+
 /// The reference computation in precision `T`; in f32 it is the plain
 /// "rustfft on every frame" baseline the benchmarks report beside realfft.
 pub fn stft_complex<T>(signals: &[&[f32]], cfg: &StftConfig) -> Result<Vec<Complex<T>>>
@@ -41,6 +65,15 @@ where
 {
     let len = check_batch(signals)?;
     cfg.validate_for_length(len)?;
+    transform_frames(signals, len, cfg)
+}
+
+/// Every frame of checked signals of `len` samples, a full complex transform each.
+fn transform_frames<S, T>(signals: &[&[S]], len: usize, cfg: &StftConfig) -> Result<Vec<Complex<T>>>
+where
+    S: Copy,
+    T: rustfft::FftNum + From<S>,
+{
     let window: Vec<T> = cfg
         .window
         .coefficients(cfg.n_fft)

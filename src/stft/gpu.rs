@@ -11,16 +11,16 @@ use std::sync::Arc;
 /// Keep in sync with `StftParams` in shaders/stft.wgsl (sizes checked by a test).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct StftParams {
-    signal_len: u32,
-    first_signal: u32,
-    signals: u32,
-    first_frame: u32,
-    frames: u32,
-    groups_per_signal: u32,
-    hop: u32,
-    groups_x: u32,
-    window: [f32; 4],
+pub(super) struct StftParams {
+    pub signal_len: u32,
+    pub first_signal: u32,
+    pub signals: u32,
+    pub first_frame: u32,
+    pub frames: u32,
+    pub groups_per_signal: u32,
+    pub hop: u32,
+    pub groups_x: u32,
+    pub window: [f32; 4],
 }
 
 /// A rectangle of work one dispatch covers: whole signals when a signal's
@@ -64,18 +64,20 @@ pub fn plan_blocks(signals: usize, frames: usize, max_frames: usize) -> Vec<Bloc
 /// Keep in sync with `IstftParams` in shaders/istft.wgsl (sizes checked by a test).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct IstftParams {
-    frames_per_signal: u32,
-    total_frames: u32,
-    hop: u32,
-    out_len: u32,
-    signals: u32,
-    groups_x: u32,
-    _pad: [u32; 2],
+pub(super) struct IstftParams {
+    pub frames_per_signal: u32,
+    pub total_frames: u32,
+    pub hop: u32,
+    pub out_len: u32,
+    pub signals: u32,
+    pub groups_x: u32,
+    /// `overlap_add_adjoint` adds to its output (1) or overwrites it (0).
+    pub accumulate: u32,
+    pub _pad: u32,
 }
 
 /// Kernel constants of the STFT shader for `cfg`: the bin type and the
-/// conversion `store_bin` applies (see shaders/stft.wgsl).
+/// `store_bin` that converts and stores each bin (see shaders/stft.wgsl).
 pub fn stft_constants(cfg: &StftConfig) -> String {
     let (bin, convert) = match cfg.format {
         SpectrumFormat::Complex => ("vec2<f32>", "bin_complex"),
@@ -83,15 +85,17 @@ pub fn stft_constants(cfg: &StftConfig) -> String {
         SpectrumFormat::Power => ("f32", "bin_power"),
         SpectrumFormat::Db => ("f32", "bin_db"),
     };
-    format!("alias Bin = {bin};\nfn to_bin(x: vec2<f32>) -> Bin {{ return {convert}(x); }}\n")
+    format!(
+        "alias Bin = {bin};\nfn store_bin(i: u32, k: u32, x: vec2<f32>) {{ spectra[i] = {convert}(x); }}\n"
+    )
 }
 
-fn window_terms(cfg: &StftConfig) -> [f32; 4] {
+pub(super) fn window_terms(cfg: &StftConfig) -> [f32; 4] {
     let [a0, a1, a2] = cfg.window.cosine_terms();
     [a0 as f32, a1 as f32, a2 as f32, 0.0]
 }
 
-fn window_f32(cfg: &StftConfig) -> Vec<f32> {
+pub(super) fn window_f32(cfg: &StftConfig) -> Vec<f32> {
     cfg.window
         .coefficients(cfg.n_fft)
         .iter()
@@ -354,7 +358,8 @@ pub fn istft(
             out_len: len as u32,
             signals: spec.signals as u32,
             groups_x: frame_groups.0,
-            _pad: [0; 2],
+            accumulate: 0,
+            _pad: 0,
         },
     )?;
     let inverse_group = ctx.bind_group(

@@ -8,6 +8,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod loss;
 
 use crate::error::{Error, Result, check_finite};
 use crate::gpu::fft::{MAX_N_FFT, MIN_N_FFT};
