@@ -169,10 +169,18 @@ fn fit_with_the_stft_loss_recovers_distant_atoms() {
         last < first / 3.0,
         "loss only fell from {first:e} to {last:e}"
     );
+    // Pitch and level come back; the onset trades off against the attack at
+    // the finest resolution's 8 ms window, so it is only held near.
     for (f, t) in fitted.iter().zip(truth()) {
         assert!((f.f0 / t.f0 - 1.0).abs() < 0.005, "f0 {} vs {}", f.f0, t.f0);
         assert!(
-            (f.onset - t.onset).abs() < 0.002,
+            (f.amplitude / t.amplitude - 1.0).abs() < 0.2,
+            "amplitude {} vs {}",
+            f.amplitude,
+            t.amplitude
+        );
+        assert!(
+            (f.onset - t.onset).abs() < 0.006,
             "onset {} vs {}",
             f.onset,
             t.onset
