@@ -5,6 +5,7 @@ pub mod atoms;
 pub mod audio;
 pub mod bench;
 pub mod conv;
+pub mod encode;
 pub mod error;
 pub mod events;
 pub mod fsutil;

@@ -1,5 +1,6 @@
 //! The `wavesplat` command-line tool.
 
+mod encode_cli;
 mod events_cli;
 mod render_cli;
 
@@ -54,6 +55,12 @@ enum Command {
     },
     /// Render an event file to audio (GPU gather, or the CPU reference).
     Render(render_cli::RenderArgs),
+    /// Encode audio into an event file (matching pursuit), print bitrate and metrics.
+    Encode(encode_cli::EncodeArgs),
+    /// Decode an event file to a WAV file (the same render as `render`).
+    Decode(encode_cli::DecodeArgs),
+    /// Encode the bundled clip, decode it, write both and print the metrics.
+    Demo(encode_cli::DemoArgs),
     /// Event files: show, make random ones, edit, plot.
     Events {
         #[command(subcommand)]
@@ -724,6 +731,9 @@ fn main() -> ExitCode {
         Command::Bench { kernel } => run_bench(kernel),
         Command::Events { command } => events_cli::run(command),
         Command::Render(args) => render_cli::render(args),
+        Command::Encode(args) => encode_cli::encode(args),
+        Command::Decode(args) => encode_cli::decode(args),
+        Command::Demo(args) => encode_cli::demo(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

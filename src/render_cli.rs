@@ -56,8 +56,23 @@ pub struct PlotArgs {
     n_fft: usize,
 }
 
+impl RenderArgs {
+    /// A plain render of `input` to `out`, without a room.
+    pub(crate) fn plain(input: PathBuf, out: PathBuf, backend: RenderBackend, pcm16: bool) -> Self {
+        RenderArgs {
+            input,
+            out,
+            backend,
+            ir: None,
+            wet: 1.0,
+            dry: 0.0,
+            pcm16,
+        }
+    }
+}
+
 /// The events of `list` rendered over its whole duration.
-fn render_list(list: &EventList, backend: RenderBackend) -> Result<Vec<f32>> {
+pub(crate) fn render_list(list: &EventList, backend: RenderBackend) -> Result<Vec<f32>> {
     let samples = (list.duration as f64 * list.rate as f64).round() as usize;
     match backend {
         RenderBackend::Gpu => {

@@ -19,6 +19,7 @@ fn every_shader_instantiation_validates() {
     check("copy".into(), shader::COPY_WGSL.into());
     check("atoms".into(), shader::ATOMS_WGSL.into());
     check("gp".into(), shader::GP_WGSL.into());
+    check("pursuit".into(), shader::PURSUIT_WGSL.into());
     let mut n = MIN_N_FFT;
     while n <= MAX_N_FFT {
         for device in [16 * 1024, 32 * 1024]

@@ -25,6 +25,8 @@ pub const GP_WGSL: &str = include_str!("../../shaders/gp.wgsl");
 pub const COPY_WGSL: &str = include_str!("../../shaders/copy.wgsl");
 /// Atom rendering: the tile gather (src/atoms/gpu.rs).
 pub const ATOMS_WGSL: &str = include_str!("../../shaders/atoms.wgsl");
+/// Matching-pursuit scoring: project, scan, reduce (src/encode/gpu.rs).
+pub const PURSUIT_WGSL: &str = include_str!("../../shaders/pursuit.wgsl");
 
 /// Joins shader pieces into one module source.
 pub fn compose(parts: &[&str]) -> String {

@@ -1,0 +1,278 @@
+//! The binary's `wavesplat encode`, `decode` and `demo` (a module of main.rs).
+
+use crate::render_cli::RenderBackend;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use wavesplat::audio::{self, WavFormat};
+use wavesplat::encode::{self, Budget, EncodeOptions, EncodeReport, WORKING_RATE};
+use wavesplat::events::{self, Form};
+use wavesplat::{Error, Result, metrics};
+
+/// The clip `wavesplat demo` encodes.
+const DEMO_CLIP: &str = "assets/piano_bach_chorale.wav";
+
+#[derive(Args)]
+pub struct BudgetArgs {
+    /// Bitrate of the written file, kbit/s (header included). Default: 4.
+    #[arg(long, conflicts_with = "events_per_second")]
+    kbps: Option<f64>,
+    /// Events per second of audio instead of a bitrate.
+    #[arg(long)]
+    events_per_second: Option<f64>,
+    /// Gradient refinement iterations (not available yet: only 0 is accepted).
+    #[arg(long, default_value_t = 0)]
+    iterations: u32,
+    /// Seconds of onsets each analysis window owns (long audio is encoded window by window).
+    #[arg(long, default_value_t = EncodeOptions::default().segment_seconds)]
+    segment_seconds: f64,
+    /// Where to compute: the GPU kernels, or their CPU references.
+    #[arg(long, value_enum, default_value_t = RenderBackend::Gpu)]
+    backend: RenderBackend,
+}
+
+#[derive(Args)]
+pub struct EncodeArgs {
+    /// Input audio (WAV, FLAC, OGG Vorbis, MP3): down-mixed to mono, resampled to 22050 Hz.
+    input: PathBuf,
+    /// Output event file.
+    #[arg(short, long)]
+    out: PathBuf,
+    #[command(flatten)]
+    budget: BudgetArgs,
+    /// Write the compact form (the default; same as --form compact).
+    #[arg(long, conflicts_with_all = ["exact", "form"])]
+    compact: bool,
+    /// Write the exact form (same as --form exact).
+    #[arg(long, conflicts_with = "form")]
+    exact: bool,
+    /// Output form (default: compact; json for a .json output).
+    #[arg(long, value_enum)]
+    form: Option<Form>,
+    /// Noise seeds of exact and JSON files: event i gets seed_for_index(i) XOR this.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct DecodeArgs {
+    /// Event file (.splat exact or compact, or .json).
+    input: PathBuf,
+    /// Output WAV (32-bit float unless --pcm16).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Where to render.
+    #[arg(long, value_enum, default_value_t = RenderBackend::Gpu)]
+    backend: RenderBackend,
+    /// Write 16-bit PCM (clipped) instead of float.
+    #[arg(long)]
+    pcm16: bool,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Directory for demo.splat and demo.wav.
+    #[arg(long, default_value = ".")]
+    out_dir: PathBuf,
+    #[command(flatten)]
+    budget: BudgetArgs,
+}
+
+/// What an encode prints.
+#[derive(serde::Serialize)]
+struct Summary {
+    input: PathBuf,
+    output: PathBuf,
+    form: String,
+    events: usize,
+    events_per_second: f64,
+    seconds: f64,
+    bytes: u64,
+    bitrate_kbps: f64,
+    /// None when the clip is too short for the metrics.
+    metrics: Option<metrics::Metrics>,
+    encode_seconds: f64,
+    realtime_factor: f64,
+    timings: encode::StageTimings,
+    segments: usize,
+    device: String,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "events                 {} ({:.1} per second, {} form, {} segment(s))",
+            self.events, self.events_per_second, self.form, self.segments
+        )?;
+        writeln!(
+            f,
+            "bitrate                {:.3} kbit/s ({} bytes over {:.2} s)",
+            self.bitrate_kbps, self.bytes, self.seconds
+        )?;
+        match &self.metrics {
+            Some(m) => {
+                writeln!(f, "mel distance           {:.4}", m.mel_distance)?;
+                writeln!(f, "STFT distance          {:.4}", m.stft_distance)?;
+                writeln!(f, "log-spectral distance  {:.2} dB", m.lsd_db)?;
+            }
+            None => writeln!(f, "metrics                none: the clip is too short")?,
+        }
+        let t = &self.timings;
+        writeln!(
+            f,
+            "encode time            {:.2} s on {}: {:.2}x realtime (analysis {:.2} s, scoring {:.2} s in {} rounds, templates {:.2} s)",
+            self.encode_seconds,
+            self.device,
+            self.realtime_factor,
+            t.analysis,
+            t.scoring,
+            t.rounds,
+            t.templates
+        )
+    }
+}
+
+fn options(budget: &BudgetArgs, form: Form, seed: u32) -> EncodeOptions {
+    EncodeOptions {
+        budget: match (budget.kbps, budget.events_per_second) {
+            (_, Some(r)) => Budget::EventsPerSecond(r),
+            (Some(k), None) => Budget::Kbps(k),
+            (None, None) => EncodeOptions::default().budget,
+        },
+        form,
+        iterations: budget.iterations,
+        seed,
+        segment_seconds: budget.segment_seconds,
+        ..Default::default()
+    }
+}
+
+/// Encodes `input` to `output`, renders the written file and measures it.
+fn encode_file(
+    input: &Path,
+    output: &Path,
+    options: &EncodeOptions,
+    backend: RenderBackend,
+) -> Result<(Summary, Vec<f32>)> {
+    // Options first: a bad option is reported before the work.
+    encode::Encoder::new(encode::Backend::Cpu, options)?;
+    let clip = audio::load_mono(input, Some(WORKING_RATE))?;
+    let ctx = match backend {
+        RenderBackend::Gpu => Some(crate::open_gpu()?),
+        RenderBackend::Cpu => None,
+    };
+    let compute = match &ctx {
+        Some(ctx) => encode::Backend::Gpu(ctx),
+        None => encode::Backend::Cpu,
+    };
+    let clock = Instant::now();
+    let report: EncodeReport = encode::encode(compute, &clip.samples, WORKING_RATE, options)?;
+    let encode_seconds = clock.elapsed().as_secs_f64();
+    events::write(output, &report.events, options.form)?;
+    let bytes = std::fs::metadata(output)
+        .map_err(|e| Error::io(output, e))?
+        .len();
+    let decoded = events::read(output)?;
+    let rendered = match &ctx {
+        Some(ctx) => {
+            wavesplat::atoms::gpu::render(ctx, &decoded.events, decoded.rate, clip.samples.len())?
+        }
+        None => {
+            wavesplat::atoms::cpu::render(&decoded.events, decoded.rate, clip.samples.len(), 0)?
+        }
+    };
+    let seconds = clip.samples.len() as f64 / f64::from(WORKING_RATE);
+    let metrics = if clip.samples.len() >= metrics::MIN_SAMPLES {
+        Some(metrics::evaluate(&clip.samples, &rendered, WORKING_RATE)?.with_bitrate(bytes)?)
+    } else {
+        None
+    };
+    let summary = Summary {
+        input: input.to_path_buf(),
+        output: output.to_path_buf(),
+        form: options.form.name().to_string(),
+        events: report.events.events.len(),
+        events_per_second: report.events.events.len() as f64 / seconds,
+        seconds,
+        bytes,
+        bitrate_kbps: metrics::bitrate_kbps(bytes, seconds)?,
+        metrics,
+        encode_seconds,
+        realtime_factor: seconds / encode_seconds.max(1e-9),
+        timings: report.timings,
+        segments: report.segments,
+        device: match &ctx {
+            Some(ctx) => ctx.summary().name.clone(),
+            None => "the CPU".to_string(),
+        },
+    };
+    Ok((summary, rendered))
+}
+
+pub fn encode(args: &EncodeArgs) -> Result<()> {
+    let form = if args.exact {
+        Form::Exact
+    } else if args.compact {
+        Form::Compact
+    } else {
+        args.form
+            .or(Form::for_path(&args.out))
+            .unwrap_or(Form::Compact)
+    };
+    let opts = options(&args.budget, form, args.seed);
+    let (summary, _) = encode_file(&args.input, &args.out, &opts, args.budget.backend)?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
+        println!("{text}");
+    } else {
+        print!("{summary}");
+    }
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+pub fn decode(args: &DecodeArgs) -> Result<()> {
+    crate::render_cli::render(&crate::render_cli::RenderArgs::plain(
+        args.input.clone(),
+        args.out.clone(),
+        args.backend,
+        args.pcm16,
+    ))
+}
+
+/// The bundled clip: next to the sources, or under the working directory.
+fn demo_clip() -> Result<PathBuf> {
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO_CLIP);
+    [beside, PathBuf::from(DEMO_CLIP)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::invalid(
+                "demo",
+                format!("cannot find the bundled clip {DEMO_CLIP}: run from the repository"),
+            )
+        })
+}
+
+pub fn demo(args: &DemoArgs) -> Result<()> {
+    let input = demo_clip()?;
+    std::fs::create_dir_all(&args.out_dir).map_err(|e| Error::io(&args.out_dir, e))?;
+    let splat = args.out_dir.join("demo.splat");
+    let wav = args.out_dir.join("demo.wav");
+    let opts = options(&args.budget, Form::Compact, 0);
+    let (summary, rendered) = encode_file(&input, &splat, &opts, args.budget.backend)?;
+    audio::write_wav(
+        &wav,
+        &[rendered.as_slice()],
+        WORKING_RATE,
+        WavFormat::Float32,
+    )?;
+    println!("encoded {}", input.display());
+    print!("{summary}");
+    println!("wrote {} and {}", splat.display(), wav.display());
+    Ok(())
+}
