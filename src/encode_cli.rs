@@ -20,7 +20,7 @@ pub struct BudgetArgs {
     /// Events per second of audio instead of a bitrate.
     #[arg(long)]
     events_per_second: Option<f64>,
-    /// Gradient refinement iterations (not available yet: only 0 is accepted).
+    /// Gradient refinement iterations (Adam on the STFT loss; 0: matching pursuit only).
     #[arg(long, default_value_t = 0)]
     iterations: u32,
     /// Seconds of onsets each analysis window owns (long audio is encoded window by window).
@@ -124,14 +124,15 @@ impl std::fmt::Display for Summary {
         let t = &self.timings;
         writeln!(
             f,
-            "encode time            {:.2} s on {}: {:.2}x realtime (analysis {:.2} s, scoring {:.2} s in {} rounds, templates {:.2} s)",
+            "encode time            {:.2} s on {}: {:.2}x realtime (analysis {:.2} s, scoring {:.2} s in {} rounds, templates {:.2} s, refinement {:.2} s)",
             self.encode_seconds,
             self.device,
             self.realtime_factor,
             t.analysis,
             t.scoring,
             t.rounds,
-            t.templates
+            t.templates,
+            t.refinement
         )
     }
 }

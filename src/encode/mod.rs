@@ -10,8 +10,9 @@
 //! 3. **initialise** by matching pursuit ([`pursuit`]) on the GPU kernels of
 //!    `shaders/pursuit.wgsl` (or their CPU reference), against the atoms as
 //!    the compact form will store them;
-//! 4. **refine**: gradient refinement of every parameter — not in this build:
-//!    `iterations` is accepted and must be 0 (values above are refused);
+//! 4. **refine** ([`refine`]): `iterations` Adam steps on every parameter of
+//!    every atom against the multi-resolution STFT loss, through the
+//!    differentiable renderer (0, the default, skips it);
 //! 5. **finish**: sort by onset, give the atoms their compact-file seeds, and
 //!    drop the weakest atoms if gap records pushed the file over the bitrate.
 //!
@@ -22,6 +23,7 @@ pub mod cpu;
 pub mod dictionary;
 pub mod gpu;
 pub mod pursuit;
+pub mod refine;
 pub mod segments;
 pub mod templates;
 
@@ -63,7 +65,7 @@ pub struct EncodeOptions {
     /// The form the list will be written in (sets bytes per event for
     /// [`Budget::Kbps`]; compact also puts every field on the compact grid).
     pub form: Form,
-    /// Gradient refinement iterations: must be 0 for now.
+    /// Gradient refinement iterations (0: matching pursuit only).
     pub iterations: u32,
     /// Noise seeds of exact and JSON lists: event i gets
     /// `seed_for_index(i) ^ seed` (0: the compact form's own seeds).
@@ -98,7 +100,7 @@ pub struct StageTimings {
     pub scoring: f64,
     /// Rendering chosen atoms, least squares, residual updates.
     pub templates: f64,
-    /// Gradient refinement (none yet).
+    /// Gradient refinement.
     pub refinement: f64,
     /// Sorting, seeds, fitting the bitrate.
     pub finish: f64,
@@ -179,8 +181,7 @@ pub fn budget_events(budget: Budget, form: Form, seconds: f64) -> Result<usize> 
     }
 }
 
-/// The encoder's stages, in order. Gradient refinement will slot in between
-/// [`Encoder::initialise`] and [`Encoder::finish`].
+/// The encoder's stages, in order.
 pub struct Encoder<'a> {
     backend: Backend<'a>,
     options: EncodeOptions,
@@ -191,13 +192,10 @@ pub struct Encoder<'a> {
 impl<'a> Encoder<'a> {
     /// Checks the options.
     pub fn new(backend: Backend<'a>, options: &EncodeOptions) -> Result<Self> {
-        if options.iterations > 0 {
+        if options.iterations > MAX_ITERATIONS {
             return Err(Error::invalid(
                 "iterations",
-                format!(
-                    "{}: gradient refinement is not available in this build yet; use 0 (matching pursuit only)",
-                    options.iterations
-                ),
+                format!("{}: use 0 to {MAX_ITERATIONS}", options.iterations),
             ));
         }
         if !(options.segment_seconds.is_finite()
@@ -229,7 +227,7 @@ impl<'a> Encoder<'a> {
         let duration = signal.len() as f64 / f64::from(WORKING_RATE);
         let budget = budget_events(self.options.budget, self.options.form, duration)?;
         let atoms = self.initialise(&signal, budget)?;
-        let atoms = self.refine(atoms)?;
+        let atoms = self.refine(&signal, atoms)?;
         let (events, bytes) = self.finish(atoms, duration)?;
         Ok(EncodeReport {
             events,
@@ -342,8 +340,16 @@ impl<'a> Encoder<'a> {
         Ok(atoms)
     }
 
-    /// Stage 4: gradient refinement (not yet available; `iterations` is 0).
-    pub fn refine(&mut self, atoms: Vec<Atom>) -> Result<Vec<Atom>> {
+    /// Stage 4: gradient refinement of the pursuit's atoms against the
+    /// multi-resolution STFT loss (`iterations` Adam steps; 0 skips it).
+    pub fn refine(&mut self, signal: &[f32], atoms: Vec<Atom>) -> Result<Vec<Atom>> {
+        let clock = Instant::now();
+        let options = refine::RefineOptions {
+            iterations: self.options.iterations as usize,
+            ..Default::default()
+        };
+        let (atoms, _) = refine::refine(&self.backend, signal, WORKING_RATE, atoms, &options)?;
+        self.timings.refinement += clock.elapsed().as_secs_f64();
         Ok(atoms)
     }
 
@@ -401,6 +407,9 @@ impl<'a> Encoder<'a> {
         }
     }
 }
+
+/// Most refinement iterations an encoding may ask for.
+pub const MAX_ITERATIONS: u32 = 10_000;
 
 /// Seconds of context on each side of a window's core.
 pub const SEGMENT_MARGIN: f64 = 1.5;
