@@ -226,8 +226,19 @@ impl<'a> Encoder<'a> {
         let signal = self.prepare(samples, rate)?;
         let duration = signal.len() as f64 / f64::from(WORKING_RATE);
         let budget = budget_events(self.options.budget, self.options.form, duration)?;
-        let atoms = self.initialise(&signal, budget)?;
-        let atoms = self.refine(&signal, atoms)?;
+        let mut atoms = self.initialise(&signal, budget)?;
+        if self.options.iterations > 0 {
+            // Refine, spend what pruning freed where the residual is largest,
+            // and refine again with the newcomers.
+            let first = self.options.iterations.div_ceil(2);
+            atoms = self.refine(&signal, atoms, first)?;
+            let freed = budget.saturating_sub(atoms.len());
+            if freed > 0 {
+                let more = self.pursue(&signal, freed, &atoms)?;
+                atoms.extend(more);
+            }
+            atoms = self.refine(&signal, atoms, self.options.iterations - first)?;
+        }
         let (events, bytes) = self.finish(atoms, duration)?;
         Ok(EncodeReport {
             events,
@@ -266,6 +277,18 @@ impl<'a> Encoder<'a> {
 
     /// Stages 2 and 3: analysis and matching pursuit, window by window.
     pub fn initialise(&mut self, signal: &[f32], budget: usize) -> Result<Vec<Atom>> {
+        self.pursue(signal, budget, &[])
+    }
+
+    /// Matching pursuit of `budget` more atoms on what `existing` atoms leave
+    /// of the signal's magnitude: the atoms are added where the residual is
+    /// largest. Returns only the new atoms.
+    pub fn pursue(
+        &mut self,
+        signal: &[f32],
+        budget: usize,
+        existing: &[Atom],
+    ) -> Result<Vec<Atom>> {
         let mut scorer: Box<dyn Scorer + '_> = match self.backend {
             Backend::Gpu(ctx) => Box::new(gpu::GpuScorer::new(ctx, &self.dict)?),
             Backend::Cpu => Box::new(pursuit::CpuScorer(&self.dict)),
@@ -281,15 +304,21 @@ impl<'a> Encoder<'a> {
             let grid = segments::grid(&window);
             let audio = segments::window_audio(signal, &window);
             let mut data = templates::magnitudes(&self.backend, &audio)?;
+            let fs = f64::from(WORKING_RATE);
             let ringing: Vec<Atom> = atoms
                 .iter()
                 .filter(|a| {
                     // Onsets before this core, recent enough to ring into its span.
-                    let sample = f64::from(a.onset) * f64::from(WORKING_RATE);
+                    let sample = f64::from(a.onset) * fs;
                     sample < window.core.start as f64
-                        && sample + RING_SECONDS * f64::from(WORKING_RATE)
-                            > window.span.start as f64
+                        && sample + RING_SECONDS * fs > window.span.start as f64
                 })
+                .chain(existing.iter().filter(|a| {
+                    // Atoms already in the list that sound anywhere in the span.
+                    let sample = f64::from(a.onset) * fs;
+                    sample < window.span.end as f64
+                        && sample + RING_SECONDS * fs > window.span.start as f64
+                }))
                 .copied()
                 .collect();
             if let Some(earlier) = segments::earlier_magnitudes(
@@ -340,12 +369,19 @@ impl<'a> Encoder<'a> {
         Ok(atoms)
     }
 
-    /// Stage 4: gradient refinement of the pursuit's atoms against the
-    /// multi-resolution STFT loss (`iterations` Adam steps; 0 skips it).
-    pub fn refine(&mut self, signal: &[f32], atoms: Vec<Atom>) -> Result<Vec<Atom>> {
+    /// Stage 4: gradient refinement of the atoms against the multi-resolution
+    /// STFT loss (`iterations` Adam steps; 0 skips it). [`Encoder::run`] runs
+    /// half the iterations, re-spends the budget pruning freed with
+    /// [`Encoder::pursue`], then runs the other half.
+    pub fn refine(
+        &mut self,
+        signal: &[f32],
+        atoms: Vec<Atom>,
+        iterations: u32,
+    ) -> Result<Vec<Atom>> {
         let clock = Instant::now();
         let options = refine::RefineOptions {
-            iterations: self.options.iterations as usize,
+            iterations: iterations as usize,
             ..Default::default()
         };
         let (atoms, _) = refine::refine(&self.backend, signal, WORKING_RATE, atoms, &options)?;
