@@ -133,7 +133,15 @@ impl std::fmt::Display for Summary {
             t.rounds,
             t.templates,
             t.refinement
-        )
+        )?;
+        if t.refinement > 0.0 {
+            writeln!(
+                f,
+                "refinement             render {:.2} s, STFT loss {:.2} s, gradients {:.2} s, updates {:.2} s",
+                t.refine_render, t.refine_stft, t.refine_gradient, t.refine_update
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -100,8 +100,14 @@ pub struct StageTimings {
     pub scoring: f64,
     /// Rendering chosen atoms, least squares, residual updates.
     pub templates: f64,
-    /// Gradient refinement.
+    /// Gradient refinement, all of it; then its parts: preparing and
+    /// rendering the atoms, the STFT loss and its waveform gradient, the
+    /// parameter gradients, and the Adam updates (with pruning).
     pub refinement: f64,
+    pub refine_render: f64,
+    pub refine_stft: f64,
+    pub refine_gradient: f64,
+    pub refine_update: f64,
     /// Sorting, seeds, fitting the bitrate.
     pub finish: f64,
     /// Scoring rounds run.
@@ -384,7 +390,14 @@ impl<'a> Encoder<'a> {
             iterations: iterations as usize,
             ..Default::default()
         };
-        let (atoms, _) = refine::refine(&self.backend, signal, WORKING_RATE, atoms, &options)?;
+        let (atoms, reports) =
+            refine::refine(&self.backend, signal, WORKING_RATE, atoms, &options)?;
+        for r in &reports {
+            self.timings.refine_render += r.render_seconds;
+            self.timings.refine_stft += r.loss_seconds;
+            self.timings.refine_gradient += r.gradient_seconds;
+            self.timings.refine_update += r.update_seconds;
+        }
         self.timings.refinement += clock.elapsed().as_secs_f64();
         Ok(atoms)
     }
