@@ -3,24 +3,11 @@
 
 mod common;
 
-use common::{scratch, stderr, wavesplat};
+use common::{assert_fails, scratch, stderr, wavesplat, write_float_wav};
 use std::path::Path;
 use wavesplat::npy;
 
 const CLIP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/piano_bach_chorale.wav");
-
-/// Runs an stft that must fail: non-zero exit, the expected words, no panic, no output.
-fn assert_fails(args: &[&str], out: &Path, words: &[&str]) {
-    let o = wavesplat(args);
-    let err = stderr(&o);
-    assert!(!o.status.success(), "{args:?} succeeded:\n{err}");
-    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
-    for w in words {
-        assert!(err.contains(w), "{args:?}: expected {w:?} in:\n{err}");
-    }
-    assert!(!out.exists(), "{args:?} left {}", out.display());
-}
 
 #[test]
 fn cpu_stft_writes_npy_and_png_of_the_bundled_clip() {
@@ -156,7 +143,7 @@ fn bad_input_gives_a_clear_error_and_no_output() {
     assert_fails(&["stft", CLIP, "--backend", "cpu"], &out, &["-o"]);
 
     let nan = dir.join("nan.wav");
-    write_float_wav(&nan, &[0.0, 0.5, f32::NAN, 0.25]);
+    write_float_wav(&nan, 22050, &[0.0, 0.5, f32::NAN, 0.25]);
     assert_fails(
         &[
             "stft",
@@ -172,7 +159,7 @@ fn bad_input_gives_a_clear_error_and_no_output() {
         &["nan.wav", "not finite"],
     );
     let short = dir.join("short.wav");
-    write_float_wav(&short, &[0.1; 100]);
+    write_float_wav(&short, 22050, &[0.1; 100]);
     assert_fails(
         &[
             "stft",
@@ -187,20 +174,6 @@ fn bad_input_gives_a_clear_error_and_no_output() {
         &out,
         &["short.wav", "too short"],
     );
-}
-
-fn write_float_wav(path: &Path, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 22050,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for s in samples {
-        w.write_sample(*s).unwrap();
-    }
-    w.finalize().unwrap();
 }
 
 const SHORT_IR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ir_short.wav");
@@ -319,7 +292,7 @@ fn convolve_bad_input_gives_a_clear_error_and_no_output() {
         &["one_hertz_ir.wav", "resample"],
     );
     let nan = dir.join("nan_ir.wav");
-    write_float_wav(&nan, &[0.5, f32::NAN]);
+    write_float_wav(&nan, 22050, &[0.5, f32::NAN]);
     assert_fails(
         &[
             "convolve",

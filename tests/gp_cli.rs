@@ -3,13 +3,8 @@
 
 mod common;
 
-use common::cli::{assert_fails, stderr, wavesplat};
-use std::path::PathBuf;
+use common::{assert_fails, scratch, stderr, wavesplat};
 use wavesplat::npy;
-
-fn scratch(name: &str) -> PathBuf {
-    common::cli::scratch("gp-cli", name)
-}
 
 #[test]
 fn kernel_writes_the_lags() {

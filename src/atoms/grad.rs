@@ -1,5 +1,5 @@
 //! Gradients of a loss with respect to every atom parameter, given the loss's
-//! gradient with respect to the rendered signal: dL/dθ = Σ_n dL/dy[n] ∂x[n]/∂θ.
+//! gradient with respect to the rendered signal: `dL/dθ = Σ_n dL/dy[n] ∂x[n]/∂θ`.
 //!
 //! The parametrisation is the one the encoder optimises: the shape parameters
 //! (all physical fields but `amplitude` and `mix`) and the two raw gains that

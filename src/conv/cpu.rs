@@ -6,7 +6,7 @@ use crate::error::Result;
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 
-/// y[n] = sum_m h[m] x[n - m], all len(x) + len(h) - 1 samples, in f64.
+/// `y[n] = sum_m h[m] x[n - m]`, all len(x) + len(h) - 1 samples, in f64.
 pub fn convolve_direct(x: &[f32], h: &[f32]) -> Vec<f64> {
     let mut y = vec![0.0f64; x.len() + h.len() - 1];
     for (m, &hm) in h.iter().enumerate() {

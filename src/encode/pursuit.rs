@@ -165,7 +165,7 @@ pub fn pursue(
 }
 
 /// Up to `want` frames with the highest scores, best first, each at least
-/// `separation` frames from those before it, none below [`ROUND_FLOOR`] of
+/// `separation` frames from those before it, none below `ROUND_FLOOR` of
 /// the best. Ties go to the earlier frame.
 pub fn separated_maxima(scores: &[FramePick], want: usize, separation: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len())

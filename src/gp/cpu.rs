@@ -160,8 +160,8 @@ fn recursions(model: &Model, rate: f64) -> Result<Vec<Recursion>> {
 
 /// Draws of `model` by the exact discrete-time state-space form of each
 /// damped oscillator w exp(-lambda |tau|) cos(omega tau):
-/// x[t+1] = rho R(omega dt) x[t] + w_t, Cov(w_t) = w (1 - rho^2) I, x[0] ~ N(0, w I),
-/// f(t) = sum over terms of a_c(t) x[t].0. O(n) per term and draw; draws run
+/// `x[t+1] = rho R(omega dt) x[t] + w_t`, `Cov(w_t) = w (1 - rho^2) I`, `x[0] ~ N(0, w I)`,
+/// `f(t) = sum over terms of a_c(t) x[t].0`. O(n) per term and draw; draws run
 /// on `threads` threads (0: all). Noise: (seed, stream = draw, component =
 /// term, index = t).
 pub fn state_space_sample(model: &Model, cfg: &SampleConfig, threads: usize) -> Result<Draws> {

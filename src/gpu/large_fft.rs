@@ -50,7 +50,7 @@ pub fn fft(ctx: &GpuContext, data: &[[f32; 2]], n: usize, inverse: bool) -> Resu
     LargeFftJob::new(ctx, data, n, inverse)?.run()
 }
 
-/// Transforms uploaded and ready: [`LargeFftJob::record`] can be called
+/// Transforms uploaded and ready: [`LargeFftJob::record_timed`] can be called
 /// repeatedly (benchmarks), [`LargeFftJob::run`] records once and reads back.
 pub struct LargeFftJob<'a> {
     ctx: &'a GpuContext,

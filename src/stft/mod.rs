@@ -25,7 +25,7 @@ pub enum Window {
 }
 
 impl Window {
-    /// (a0, a1, a2) of the cosine sum w[t] = a0 - a1 cos(2 pi t / N) + a2 cos(4 pi t / N).
+    /// (a0, a1, a2) of the cosine sum `w[t] = a0 - a1 cos(2 pi t / N) + a2 cos(4 pi t / N)`.
     pub fn cosine_terms(self) -> [f64; 3] {
         match self {
             Window::Hann => [0.5, 0.5, 0.0],

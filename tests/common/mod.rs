@@ -1,8 +1,6 @@
 //! Shared test helpers: seeded random inputs, the shared GPU context, error norms.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod cli;
-
 use std::sync::OnceLock;
 use wavesplat::gpu::{GpuContext, GpuOptions};
 
@@ -145,4 +143,17 @@ pub fn write_float_wav(path: &std::path::Path, rate: u32, samples: &[f32]) {
         writer.write_sample(s).unwrap();
     }
     writer.finalize().unwrap();
+}
+
+/// Runs a command that must fail: exit code 1, the expected words, no panic,
+/// no output file left at `out`.
+pub fn assert_fails(args: &[&str], out: &std::path::Path, words: &[&str]) {
+    let o = wavesplat(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    for w in words {
+        assert!(err.contains(w), "{args:?}: expected {w:?} in:\n{err}");
+    }
+    assert!(!out.exists(), "{args:?} left {}", out.display());
 }
