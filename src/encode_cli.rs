@@ -170,10 +170,7 @@ fn encode_file(
     // Options first: a bad option is reported before the work.
     encode::Encoder::new(encode::Backend::Cpu, options)?;
     let clip = audio::load_mono(input, Some(WORKING_RATE))?;
-    let ctx = match backend {
-        RenderBackend::Gpu => Some(crate::open_gpu()?),
-        RenderBackend::Cpu => None,
-    };
+    let ctx = crate::render_cli::context_for(backend)?;
     let compute = match &ctx {
         Some(ctx) => encode::Backend::Gpu(ctx),
         None => encode::Backend::Cpu,
@@ -186,14 +183,12 @@ fn encode_file(
         .map_err(|e| Error::io(output, e))?
         .len();
     let decoded = events::read(output)?;
-    let rendered = match &ctx {
-        Some(ctx) => {
-            wavesplat::atoms::gpu::render(ctx, &decoded.events, decoded.rate, clip.samples.len())?
-        }
-        None => {
-            wavesplat::atoms::cpu::render(&decoded.events, decoded.rate, clip.samples.len(), 0)?
-        }
-    };
+    let rendered = crate::render_cli::render_events(
+        ctx.as_ref(),
+        &decoded.events,
+        decoded.rate,
+        clip.samples.len(),
+    )?;
     let seconds = clip.samples.len() as f64 / f64::from(WORKING_RATE);
     let metrics = if clip.samples.len() >= metrics::MIN_SAMPLES {
         Some(metrics::evaluate(&clip.samples, &rendered, WORKING_RATE)?.with_bitrate(bytes)?)

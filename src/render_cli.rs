@@ -2,7 +2,7 @@
 
 use clap::Args;
 use std::path::{Path, PathBuf};
-use wavesplat::atoms::{cpu as atoms_cpu, gpu as atoms_gpu};
+use wavesplat::atoms::{Atom, cpu as atoms_cpu, gpu as atoms_gpu};
 use wavesplat::audio::{self, MultiChannel, WavFormat};
 use wavesplat::conv::reverb::{self, ReverbOptions};
 use wavesplat::events::{self, EventList, edit::amplitude_db};
@@ -71,23 +71,40 @@ impl RenderArgs {
     }
 }
 
-/// The events of `list` rendered over its whole duration.
-pub(crate) fn render_list(list: &EventList, backend: RenderBackend) -> Result<Vec<f32>> {
-    let samples = (list.duration as f64 * list.rate as f64).round() as usize;
+/// The GPU context `backend` needs (opened once per command), if any.
+pub(crate) fn context_for(backend: RenderBackend) -> Result<Option<GpuContext>> {
     match backend {
-        RenderBackend::Gpu => {
-            let ctx = crate::open_gpu()?;
-            atoms_gpu::render(&ctx, &list.events, list.rate, samples)
-        }
-        RenderBackend::Cpu => atoms_cpu::render(&list.events, list.rate, samples, 0),
+        RenderBackend::Gpu => crate::open_gpu().map(Some),
+        RenderBackend::Cpu => Ok(None),
     }
+}
+
+/// `events` rendered into `samples` samples: on `ctx`, or by the CPU
+/// reference without one.
+pub(crate) fn render_events(
+    ctx: Option<&GpuContext>,
+    events: &[Atom],
+    rate: u32,
+    samples: usize,
+) -> Result<Vec<f32>> {
+    match ctx {
+        Some(ctx) => atoms_gpu::render(ctx, events, rate, samples),
+        None => atoms_cpu::render(events, rate, samples, 0),
+    }
+}
+
+/// The events of `list` rendered over its whole duration.
+pub(crate) fn render_list(ctx: Option<&GpuContext>, list: &EventList) -> Result<Vec<f32>> {
+    let samples = (list.duration as f64 * list.rate as f64).round() as usize;
+    render_events(ctx, &list.events, list.rate, samples)
 }
 
 pub fn render(args: &RenderArgs) -> Result<()> {
     let list = events::read(&args.input)?;
-    let mut samples = render_list(&list, args.backend)?;
+    let ctx = context_for(args.backend)?;
+    let mut samples = render_list(ctx.as_ref(), &list)?;
     if let Some(ir_path) = &args.ir {
-        samples = add_room(samples, list.rate, ir_path, args)?;
+        samples = add_room(samples, list.rate, ir_path, args, ctx.as_ref())?;
     }
     let format = if args.pcm16 {
         WavFormat::Pcm16
@@ -106,7 +123,13 @@ pub fn render(args: &RenderArgs) -> Result<()> {
 }
 
 /// The render through the room: `dry·x + wet·(x ∗ h)`, cut to the render's length.
-fn add_room(samples: Vec<f32>, rate: u32, ir_path: &Path, args: &RenderArgs) -> Result<Vec<f32>> {
+fn add_room(
+    samples: Vec<f32>,
+    rate: u32,
+    ir_path: &Path,
+    args: &RenderArgs,
+    ctx: Option<&GpuContext>,
+) -> Result<Vec<f32>> {
     if !(args.wet.is_finite() && args.dry.is_finite()) {
         return Err(Error::invalid(
             "mix",
@@ -125,15 +148,11 @@ fn add_room(samples: Vec<f32>, rate: u32, ir_path: &Path, args: &RenderArgs) -> 
         channels: vec![samples],
         sample_rate: rate,
     };
-    let out = match args.backend {
-        RenderBackend::Gpu => {
-            let ctx = GpuContext::new()?;
-            reverb::reverb(&input, &ir, &opts, reverb::Backend::Gpu(&ctx))?
-        }
-        RenderBackend::Cpu => {
-            reverb::reverb(&input, &ir, &opts, reverb::Backend::Cpu { threads: 0 })?
-        }
+    let backend = match ctx {
+        Some(ctx) => reverb::Backend::Gpu(ctx),
+        None => reverb::Backend::Cpu { threads: 0 },
     };
+    let out = reverb::reverb(&input, &ir, &opts, backend)?;
     // A stereo IR makes the output stereo; an event render stays mono.
     let channels = out.channels.len() as f32;
     let mut mono = vec![0.0f32; out.channels[0].len()];
@@ -147,7 +166,7 @@ fn add_room(samples: Vec<f32>, rate: u32, ir_path: &Path, args: &RenderArgs) -> 
 
 pub fn plot(args: &PlotArgs) -> Result<()> {
     let list = events::read(&args.input)?;
-    let samples = render_list(&list, args.backend)?;
+    let samples = render_list(context_for(args.backend)?.as_ref(), &list)?;
     let cfg = StftConfig {
         n_fft: args.n_fft,
         hop: args.n_fft / 4,
