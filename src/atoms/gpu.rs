@@ -135,11 +135,7 @@ fn group_tables(prepared: &PreparedAtoms, window: &Range<usize>, group: &[u32]) 
         a.partial_first = t.partials.len() as u32;
         a.knot_index = t.knots.len() as u32;
         t.partials.extend_from_slice(&prepared.partials[partials]);
-        t.knots.extend(
-            prepared.knots[knots]
-                .iter()
-                .map(|k| [k[0] as f32, k[1] as f32]),
-        );
+        t.knots.extend(prepared.knots[knots].iter().map(knot_f32));
         if let Some(range) = tiles_of(&a, window) {
             for tile in range {
                 t.tile_offsets[tile + 1] += 1;
@@ -150,18 +146,8 @@ fn group_tables(prepared: &PreparedAtoms, window: &Range<usize>, group: &[u32]) 
     for tile in 0..tiles {
         t.tile_offsets[tile + 1] += t.tile_offsets[tile];
     }
-    // A binding cannot be empty: tables with nothing in them hold one unused entry.
-    if t.atoms.is_empty() {
-        t.atoms.push(GpuAtom::default());
-    }
-    if t.partials.is_empty() {
-        t.partials.push(GpuPartial::default());
-    }
-    if t.knots.is_empty() {
-        t.knots.push([0.0; 2]);
-    }
     let mut fill = t.tile_offsets.clone();
-    t.tile_atoms = vec![0; (t.tile_offsets[tiles] as usize).max(1)];
+    t.tile_atoms = vec![0; t.tile_offsets[tiles] as usize];
     for (local, a) in t.atoms.iter().enumerate() {
         if let Some(range) = tiles_of(a, window) {
             for tile in range {
@@ -206,11 +192,11 @@ impl<'a> WindowJob<'a> {
             };
             let uploads = [
                 ctx.uniform("render params", &params)?,
-                ctx.upload("atoms", &t.atoms)?,
-                ctx.upload("partials", &t.partials)?,
-                ctx.upload("knots", &t.knots)?,
+                ctx.upload("atoms", &nonempty(&t.atoms))?,
+                ctx.upload("partials", &nonempty(&t.partials))?,
+                ctx.upload("knots", &nonempty(&t.knots))?,
                 ctx.upload("tile offsets", &t.tile_offsets)?,
-                ctx.upload("tile atoms", &t.tile_atoms)?,
+                ctx.upload("tile atoms", &nonempty(&t.tile_atoms))?,
             ];
             let mut entries: Vec<(u32, &PooledBuffer)> = uploads
                 .iter()
@@ -341,13 +327,9 @@ pub fn gradient(
     let knot_grads: Vec<[f32; 2]> = prepared
         .knot_grads
         .iter()
-        .flat_map(|k| k.map(|p| [p[0] as f32, p[1] as f32]))
+        .flat_map(|k| k.iter().map(knot_f32).collect::<Vec<_>>())
         .collect();
-    let knots: Vec<[f32; 2]> = prepared
-        .knots
-        .iter()
-        .map(|k| [k[0] as f32, k[1] as f32])
-        .collect();
+    let knots: Vec<[f32; 2]> = prepared.knots.iter().map(knot_f32).collect();
     let budget = table_budget(ctx);
     let bytes = [
         std::mem::size_of_val(grad_y),
@@ -405,7 +387,13 @@ pub fn gradient(
     Ok(out)
 }
 
-/// A table that binds: `table`, or one zeroed entry when it is empty.
+/// A knot's (value, slope) pair as the GPU reads it.
+fn knot_f32(k: &[f64; 2]) -> [f32; 2] {
+    [k[0] as f32, k[1] as f32]
+}
+
+/// A table that binds (a binding cannot be empty): `table`, or one zeroed,
+/// unused entry when it is empty.
 fn nonempty<T: bytemuck::Pod + Default>(table: &[T]) -> Vec<T> {
     if table.is_empty() {
         vec![T::default()]
