@@ -21,28 +21,12 @@ pub fn render(atoms: &[Atom], rate: u32, samples: usize, threads: usize) -> Resu
 
 /// Renders prepared atoms in f64.
 pub fn render_prepared(prepared: &PreparedAtoms, samples: usize, threads: usize) -> Vec<f64> {
-    let threads = crate::stft::cpu::resolve_threads(threads)
-        .min(prepared.atoms.len())
-        .max(1);
-    let per_thread = prepared.atoms.len().div_ceil(threads).max(1);
-    let partial_sums: Vec<Vec<f64>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..prepared.atoms.len())
-            .step_by(per_thread)
-            .map(|first| {
-                scope.spawn(move || {
-                    let mut out = vec![0.0f64; samples];
-                    let last = (first + per_thread).min(prepared.atoms.len());
-                    for i in first..last {
-                        add_atom(prepared, i, &mut out);
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("render thread panicked"))
-            .collect()
+    let partial_sums = super::map_chunks(&prepared.atoms, threads, 1, |first, chunk| {
+        let mut out = vec![0.0f64; samples];
+        for i in first..first + chunk.len() {
+            add_atom(prepared, i, &mut out);
+        }
+        out
     });
     let mut out = vec![0.0f64; samples];
     for part in partial_sums {

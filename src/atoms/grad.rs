@@ -65,24 +65,14 @@ pub fn gradient_reference(
     atoms: &[Atom],
     grad_y: &[f32],
 ) -> Vec<Gradient> {
-    let threads = crate::stft::cpu::resolve_threads(0);
-    let per_thread = atoms.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..atoms.len())
-            .step_by(per_thread)
-            .map(|first| {
-                scope.spawn(move || {
-                    (first..(first + per_thread).min(atoms.len()))
-                        .map(|i| atom_gradient(prepared, i, &atoms[i], grad_y))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("gradient thread panicked"))
-            .collect()
-    })
+    let parts = super::map_chunks(atoms, 0, 1, |first, chunk| {
+        chunk
+            .iter()
+            .enumerate()
+            .map(|(i, atom)| atom_gradient(prepared, first + i, atom, grad_y))
+            .collect::<Vec<_>>()
+    });
+    parts.into_iter().flatten().collect()
 }
 
 /// The view of one atom a per-sample derivative needs.

@@ -240,6 +240,31 @@ impl Atom {
     }
 }
 
+/// `f(first, chunk)` over `items` cut into one contiguous chunk per thread of
+/// `threads` (0: all cores), each at least `min_chunk` long, on scoped
+/// threads; the results come back in order.
+pub(crate) fn map_chunks<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    min_chunk: usize,
+    f: impl Fn(usize, &[T]) -> R + Sync,
+) -> Vec<R> {
+    let threads = crate::stft::cpu::resolve_threads(threads);
+    let size = items.len().div_ceil(threads).max(min_chunk).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(size)
+            .enumerate()
+            .map(|(c, chunk)| scope.spawn(move || f(c * size, chunk)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("atom worker thread panicked"))
+            .collect()
+    })
+}
+
 /// Checks every atom and the sample rate a render needs.
 pub fn validate_all(atoms: &[Atom], rate: u32) -> Result<()> {
     if !(8_000..=192_000).contains(&rate) {

@@ -246,30 +246,17 @@ fn prepare_all(
     knot_derivatives: bool,
 ) -> Result<PreparedAtoms> {
     super::validate_all(atoms, rate)?;
-    let threads = crate::stft::cpu::resolve_threads(0);
-    let per_thread = atoms.len().div_ceil(threads).max(64);
-    let parts: Vec<PreparedAtoms> = std::thread::scope(|scope| {
-        let workers: Vec<_> = atoms
-            .chunks(per_thread)
-            .enumerate()
-            .map(|(c, chunk)| {
-                scope.spawn(move || {
-                    let mut part = PreparedAtoms::default();
-                    for (i, atom) in chunk.iter().enumerate() {
-                        let options = PrepareOptions {
-                            gains: gains.map(|g| g[c * per_thread + i]),
-                            knot_derivatives,
-                        };
-                        prepare_one(atom, rate as f64, options, &mut part);
-                    }
-                    part
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("preparation thread panicked"))
-            .collect()
+    // Small lists are not worth a thread each.
+    let parts = super::map_chunks(atoms, 0, 64, |first, chunk| {
+        let mut part = PreparedAtoms::default();
+        for (i, atom) in chunk.iter().enumerate() {
+            let options = PrepareOptions {
+                gains: gains.map(|g| g[first + i]),
+                knot_derivatives,
+            };
+            prepare_one(atom, rate as f64, options, &mut part);
+        }
+        part
     });
     let mut out = PreparedAtoms {
         rate,
