@@ -69,7 +69,7 @@ pub(crate) fn sample(
     let mut value = 0.0;
     if exact.burst_gain != 0.0 && (atom.burst_begin..atom.burst_end).contains(&m) {
         let tau = (m as f64 + exact.frac) / fs;
-        let e = envelope_ln(exact.envelope, exact.attack / fs, exact.length / fs, tau).exp();
+        let e = envelope_ln(exact.envelope, exact.attack, exact.length, tau).exp();
         value += exact.burst_gain * e * band_noise(atom, exact, m);
     }
     if exact.resonance_gain != 0.0 && !partials.is_empty() {

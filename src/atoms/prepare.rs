@@ -143,7 +143,7 @@ pub struct ExactAtom {
     /// Fraction of a sample from the onset to the first rendered sample.
     pub frac: f64,
     pub envelope: Envelope,
-    /// Attack and length in samples.
+    /// Attack and length, seconds.
     pub attack: f64,
     pub length: f64,
     /// Noise grid step per sample and grid position at m = 0.
@@ -626,8 +626,8 @@ fn prepare_one(atom: &Atom, fs: f64, options: PrepareOptions, out: &mut Prepared
     out.exact.push(ExactAtom {
         frac,
         envelope: atom.envelope,
-        attack: attack * fs,
-        length: length * fs,
+        attack,
+        length,
         grid_step: fixed_value(grid_step),
         grid_offset,
         carrier_offset,
