@@ -5,6 +5,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wavesplat::audio::{self, WavFormat};
+use wavesplat::encode::collection::Shard;
 use wavesplat::encode::{self, Budget, EncodeOptions, EncodeReport, WORKING_RATE};
 use wavesplat::events::{self, Form};
 use wavesplat::{Error, Result, metrics};
@@ -34,8 +35,9 @@ pub struct BudgetArgs {
 #[derive(Args)]
 pub struct EncodeArgs {
     /// Input audio (WAV, FLAC, OGG Vorbis, MP3): down-mixed to mono, resampled to 22050 Hz.
+    /// A folder encodes every audio file below it (see --jobs, --shard, --force).
     input: PathBuf,
-    /// Output event file.
+    /// Output event file (a folder, mirroring the input's, when the input is a folder).
     #[arg(short, long)]
     out: PathBuf,
     #[command(flatten)]
@@ -55,6 +57,25 @@ pub struct EncodeArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Folder input: files encoded at once (on the GPU, their scoring rounds share submissions).
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Folder input: MiB of decoded audio held at once (a bigger file still runs, alone).
+    #[arg(long, default_value_t = 2048)]
+    memory_mb: u64,
+    /// Folder input: re-encode files whose outputs already exist (a re-run skips them).
+    #[arg(long)]
+    force: bool,
+    /// Folder input: encode only shard I of N (0 <= I < N), chosen by a hash of each
+    /// file's path, so N independent jobs split a collection.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+    /// Folder input: do not render and measure each written file (faster).
+    #[arg(long)]
+    no_metrics: bool,
+    /// No progress bar or report; errors still print.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -228,6 +249,9 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
             .unwrap_or(Form::Compact)
     };
     let opts = options(&args.budget, form, args.seed);
+    if args.input.is_dir() {
+        return encode_folder(args, opts);
+    }
     let (summary, _) = encode_file(&args.input, &args.out, &opts, args.budget.backend)?;
     if args.json {
         let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
@@ -237,6 +261,24 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
     }
     eprintln!("wrote {}", args.out.display());
     Ok(())
+}
+
+fn encode_folder(args: &EncodeArgs, options: EncodeOptions) -> Result<()> {
+    // Options first: a bad option is reported before the GPU opens.
+    encode::Encoder::new(encode::Backend::Cpu, &options)?;
+    let folder = crate::collection_cli::FolderArgs {
+        input: &args.input,
+        output: &args.out,
+        shard: args.shard,
+        jobs: args.jobs,
+        memory_mb: args.memory_mb,
+        force: args.force,
+        metrics: !args.no_metrics,
+        quiet: args.quiet,
+        json: args.json,
+    };
+    let ctx = crate::render_cli::context_for(args.budget.backend)?;
+    crate::collection_cli::encode_folder(&folder, options, ctx.as_ref())
 }
 
 pub fn decode(args: &DecodeArgs) -> Result<()> {

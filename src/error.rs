@@ -89,6 +89,14 @@ pub enum Error {
     /// A WGSL shader failed to parse or validate.
     #[error("shader {name} is invalid:\n{message}")]
     Shader { name: String, message: String },
+
+    /// A collection run finished, but some files were not encoded.
+    #[error("{failed} of {total} file(s) not encoded: see {summary}")]
+    Incomplete {
+        failed: usize,
+        total: usize,
+        summary: PathBuf,
+    },
 }
 
 /// Result alias used throughout the crate.

@@ -1,5 +1,6 @@
 //! The `wavesplat` command-line tool.
 
+mod collection_cli;
 mod encode_cli;
 mod events_cli;
 mod render_cli;

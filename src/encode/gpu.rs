@@ -50,8 +50,22 @@ impl<'a> GpuScorer<'a> {
     }
 }
 
-impl Scorer for GpuScorer<'_> {
-    fn score(&mut self, residual: &[f32], shape: &ScoreShape) -> Result<Vec<FramePick>> {
+/// One scoring request recorded into a command encoder: the buffers it uses
+/// stay alive (out of the pool) until its results are read back.
+pub struct RecordedScore<'c> {
+    staging: PooledBuffer<'c>,
+    _buffers: Vec<PooledBuffer<'c>>,
+}
+
+impl<'a> GpuScorer<'a> {
+    /// Records one round's project, scan and reduce for `residual` into
+    /// `encoder`; submit it, then [`GpuScorer::read`] the result.
+    pub fn record(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        residual: &[f32],
+        shape: &ScoreShape,
+    ) -> Result<RecordedScore<'a>> {
         let ctx = self.ctx;
         let cells = shape.frames as u64 * self.columns as u64;
         if cells * 4 > ctx.max_binding() || shape.frames == 0 {
@@ -119,7 +133,6 @@ impl Scorer for GpuScorer<'_> {
                 frame_groups,
             ),
         ];
-        let mut encoder = ctx.encoder("pursuit");
         for (entry, bindings, (x, y)) in &stages {
             let pipeline = self.pipeline(entry)?;
             let bind_group = ctx.bind_group(entry, &pipeline, bindings)?;
@@ -131,9 +144,47 @@ impl Scorer for GpuScorer<'_> {
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(*x, *y, 1);
         }
-        let staging = ctx.copy_to_staging(&mut encoder, &picks)?;
-        ctx.submit_and_wait("pursuit", encoder)?;
-        Ok(ctx.read_staging::<FramePick>(&[&staging])?.remove(0))
+        let staging = ctx.copy_to_staging(encoder, &picks)?;
+        let [u0, u1, u2] = uniforms;
+        Ok(RecordedScore {
+            staging,
+            _buffers: vec![u0, u1, u2, input, projection, best, which, picks],
+        })
+    }
+
+    /// The per-frame picks of recorded requests, once `submission` (all
+    /// submitted work when `None`) has finished.
+    pub fn read(
+        &self,
+        recorded: &[RecordedScore<'a>],
+        submission: Option<wgpu::SubmissionIndex>,
+    ) -> Result<Vec<Vec<FramePick>>> {
+        let staging: Vec<&PooledBuffer> = recorded.iter().map(|r| &r.staging).collect();
+        self.ctx
+            .read_staging_after::<FramePick>(&staging, submission)
+    }
+
+    /// The context the scorer runs on.
+    pub fn context(&self) -> &'a GpuContext {
+        self.ctx
+    }
+
+    /// Scores several residuals (say, windows of different files) in one
+    /// submission: one command buffer, one wait, one read-back.
+    pub fn score_batch(&self, requests: &[(&[f32], &ScoreShape)]) -> Result<Vec<Vec<FramePick>>> {
+        let mut encoder = self.ctx.encoder("pursuit batch");
+        let recorded = requests
+            .iter()
+            .map(|(residual, shape)| self.record(&mut encoder, residual, shape))
+            .collect::<Result<Vec<_>>>()?;
+        let submission = self.ctx.submit("pursuit batch", encoder)?;
+        self.read(&recorded, Some(submission))
+    }
+}
+
+impl Scorer for GpuScorer<'_> {
+    fn score(&mut self, residual: &[f32], shape: &ScoreShape) -> Result<Vec<FramePick>> {
+        Ok(self.score_batch(&[(residual, shape)])?.remove(0))
     }
 }
 

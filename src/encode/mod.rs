@@ -19,6 +19,8 @@
 //! Encoding is deterministic: the same samples, options and backend give the
 //! same list (and file) every time.
 
+pub mod batch;
+pub mod collection;
 pub mod cpu;
 pub mod dictionary;
 pub mod gpu;
@@ -193,6 +195,8 @@ pub struct Encoder<'a> {
     options: EncodeOptions,
     dict: Dictionary,
     timings: StageTimings,
+    /// Scores the pursuit's rounds in place of the backend's own scorer.
+    scorer: Option<Box<dyn Scorer + 'a>>,
 }
 
 impl<'a> Encoder<'a> {
@@ -224,7 +228,16 @@ impl<'a> Encoder<'a> {
             options: *options,
             dict: Dictionary::new(WORKING_RATE),
             timings: StageTimings::default(),
+            scorer: None,
         })
+    }
+
+    /// Scores the pursuit's rounds with `scorer` (say, a
+    /// [`batch::ScoreClient`] that shares GPU submissions with other
+    /// encoders) instead of the backend's own scorer.
+    pub fn with_scorer(mut self, scorer: Box<dyn Scorer + 'a>) -> Self {
+        self.scorer = Some(scorer);
+        self
     }
 
     /// All stages.
@@ -295,9 +308,17 @@ impl<'a> Encoder<'a> {
         budget: usize,
         existing: &[Atom],
     ) -> Result<Vec<Atom>> {
-        let mut scorer: Box<dyn Scorer + '_> = match self.backend {
-            Backend::Gpu(ctx) => Box::new(gpu::GpuScorer::new(ctx, &self.dict)?),
-            Backend::Cpu => Box::new(pursuit::CpuScorer(&self.dict)),
+        let mut shared = self.scorer.take();
+        let mut own: Box<dyn Scorer + '_>;
+        let scorer: &mut dyn Scorer = match shared.as_deref_mut() {
+            Some(scorer) => scorer,
+            None => {
+                own = match self.backend {
+                    Backend::Gpu(ctx) => Box::new(gpu::GpuScorer::new(ctx, &self.dict)?),
+                    Backend::Cpu => Box::new(pursuit::CpuScorer(&self.dict)),
+                };
+                own.as_mut()
+            }
         };
         let settings = PursuitSettings {
             picks_per_round: self.options.picks_per_round,
@@ -364,7 +385,7 @@ impl<'a> Encoder<'a> {
             let core = segments::core_frames(&window, &grid);
             atoms.extend(pursuit::pursue(
                 &self.backend,
-                scorer.as_mut(),
+                &mut *scorer,
                 &self.dict,
                 &mut residual,
                 core,
@@ -372,6 +393,7 @@ impl<'a> Encoder<'a> {
                 &mut self.timings,
             )?);
         }
+        self.scorer = shared;
         Ok(atoms)
     }
 

@@ -251,6 +251,16 @@ impl GpuContext {
         &self,
         staging: &[&PooledBuffer<'_>],
     ) -> Result<Vec<Vec<T>>> {
+        self.read_staging_after(staging, None)
+    }
+
+    /// [`GpuContext::read_staging`] waiting only for submission `index` (all
+    /// submitted work when `None`), so later submissions keep running.
+    pub fn read_staging_after<T: bytemuck::Pod>(
+        &self,
+        staging: &[&PooledBuffer<'_>],
+        index: Option<wgpu::SubmissionIndex>,
+    ) -> Result<Vec<Vec<T>>> {
         let (sender, receiver) = std::sync::mpsc::channel();
         for (i, buffer) in staging.iter().enumerate() {
             let sender = sender.clone();
@@ -259,7 +269,10 @@ impl GpuContext {
             });
         }
         drop(sender);
-        self.wait("reading results")?;
+        match index {
+            Some(index) => self.wait_for("reading results", index)?,
+            None => self.wait("reading results")?,
+        }
         for (i, result) in receiver.iter() {
             result.map_err(|e| Error::Gpu(format!("mapping result buffer {i}: {e}")))?;
         }

@@ -5,6 +5,7 @@ use super::shader;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How to choose the adapter. [`GpuOptions::from_env`] reads the usual wgpu
 /// variables: `WGPU_BACKEND` (vulkan, metal, dx12, gl) and `WGPU_ADAPTER_NAME`
@@ -107,8 +108,41 @@ pub struct GpuContext {
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     pool: BufferPool,
     lost: Arc<Mutex<Option<String>>>,
+    busy: Arc<Mutex<BusyClock>>,
     binding_cap: u64,
     plan_as_software: bool,
+}
+
+/// Time with GPU work in flight, as the host sees it: from a submission until
+/// the queue reports it (and everything before it) done.
+#[derive(Default)]
+struct BusyClock {
+    in_flight: usize,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+impl BusyClock {
+    fn submitted(&mut self) {
+        if self.in_flight == 0 {
+            self.since = Some(Instant::now());
+        }
+        self.in_flight += 1;
+    }
+
+    fn finished(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0
+            && let Some(since) = self.since.take()
+        {
+            self.total += since.elapsed();
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        let open = self.since.map_or(Duration::ZERO, |s| s.elapsed());
+        (self.total + open).as_secs_f64()
+    }
 }
 
 /// Ranks adapters: hardware before virtual before software.
@@ -244,6 +278,7 @@ impl GpuContext {
             pipelines: Mutex::new(HashMap::new()),
             pool: BufferPool::default(),
             lost,
+            busy: Arc::default(),
             binding_cap: options.max_binding.unwrap_or(u64::MAX),
             plan_as_software: options.plan_as_software.unwrap_or(summary_is_software),
         })
@@ -340,8 +375,49 @@ impl GpuContext {
 
     /// Submits `encoder` and blocks until the GPU has finished it.
     pub fn submit_and_wait(&self, what: &str, encoder: wgpu::CommandEncoder) -> Result<()> {
-        self.catch_errors(what, || self.queue.submit([encoder.finish()]))?;
+        self.submit(what, encoder)?;
         self.wait(what)
+    }
+
+    /// Submits `encoder` without waiting; [`GpuContext::wait_for`] the index
+    /// before reading its results.
+    pub fn submit(
+        &self,
+        what: &str,
+        encoder: wgpu::CommandEncoder,
+    ) -> Result<wgpu::SubmissionIndex> {
+        let index = self.catch_errors(what, || self.queue.submit([encoder.finish()]))?;
+        self.busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .submitted();
+        let busy = self.busy.clone();
+        self.queue.on_submitted_work_done(move || {
+            busy.lock().unwrap_or_else(|e| e.into_inner()).finished();
+        });
+        Ok(index)
+    }
+
+    /// Blocks until submission `index` (and all before it) has finished,
+    /// leaving later submissions running.
+    pub fn wait_for(&self, what: &str, index: wgpu::SubmissionIndex) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| Error::Gpu(format!("{what}: waiting for the GPU: {e}")))?;
+        self.check_lost()
+    }
+
+    /// Seconds so far with work in flight on this device's queue (from
+    /// submission until the host learns it is done: an upper bound on the
+    /// time the GPU computed).
+    pub fn busy_seconds(&self) -> f64 {
+        self.busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seconds()
     }
 
     /// Blocks until all submitted work is done, then lets the buffer pool
