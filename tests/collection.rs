@@ -327,14 +327,22 @@ fn shards_are_disjoint_cover_everything_and_ignore_other_files() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("stale.wav"), b"").unwrap();
 
+    // Two recordings that would share an output keep their whole names.
+    std::fs::write(input.join("set0/piece 00.mp3"), b"").unwrap();
+    all.insert(PathBuf::from("set0/piece 00.mp3"));
     let whole = collection::plan(&input, &out, Form::Compact, None).unwrap();
-    assert_eq!(whole.items.len(), 60);
+    let outputs: BTreeSet<_> = whole.items.iter().map(|i| i.output.clone()).collect();
+    assert_eq!(outputs.len(), 61, "two inputs share an output");
+    assert!(outputs.contains(&out.join("set0/piece 00.wav.splat")));
+    assert!(outputs.contains(&out.join("set0/piece 00.mp3.splat")));
+    assert!(outputs.contains(&out.join("set1/piece 01.splat")));
+    assert_eq!(whole.items.len(), 61);
     assert_eq!(whole.ignored, 1);
     let sorted: Vec<_> = whole.items.iter().map(|i| i.relative.clone()).collect();
     assert_eq!(sorted, all.iter().cloned().collect::<Vec<_>>());
     assert_eq!(
-        whole.items[0].output,
-        out.join("set0/piece 00.splat"),
+        whole.items[2].output,
+        out.join("set0/piece 04.splat"),
         "outputs mirror the input's folders"
     );
     let mut seen = BTreeSet::new();
@@ -346,7 +354,7 @@ fn shards_are_disjoint_cover_everything_and_ignore_other_files() {
             "an uneven split: {}",
             part.items.len()
         );
-        assert_eq!(part.items.len() + part.other_shards, 60);
+        assert_eq!(part.items.len() + part.other_shards, 61);
         for item in part.items {
             assert!(item.output.extension().unwrap() == "json");
             assert!(seen.insert(item.relative), "in two shards");

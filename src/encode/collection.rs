@@ -160,27 +160,57 @@ pub fn plan(input_dir: &Path, output_dir: &Path, form: Form, shard: Option<Shard
         shard,
         ..Plan::default()
     };
-    for input in files {
-        if !is_audio(&input) {
-            plan.ignored += 1;
-            continue;
-        }
-        let relative = input
-            .strip_prefix(input_dir)
-            .expect("walked below the input folder")
-            .to_path_buf();
+    let (audio, other): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| is_audio(f));
+    plan.ignored = other.len();
+    let relatives: Vec<PathBuf> = audio
+        .iter()
+        .map(|input| {
+            input
+                .strip_prefix(input_dir)
+                .expect("walked below the input folder")
+                .to_path_buf()
+        })
+        .collect();
+    let outputs = output_names(&relatives, extension);
+    for ((input, relative), output) in audio.into_iter().zip(relatives).zip(outputs) {
         if shard.is_some_and(|s| !s.owns(&relative)) {
             plan.other_shards += 1;
             continue;
         }
-        let output = output_dir.join(&relative).with_extension(extension);
         plan.items.push(Item {
             input,
+            output: output_dir.join(output),
             relative,
-            output,
         });
     }
     Ok(plan)
+}
+
+/// Each input's output path (relative): the input's with `extension`, or,
+/// where two inputs would share one (`a.wav` and `a.flac`), the input's
+/// whole name plus `extension` (`a.wav.splat`). Decided over the whole
+/// folder, before sharding, so every shard names the same.
+fn output_names(relatives: &[PathBuf], extension: &str) -> Vec<PathBuf> {
+    let plain: Vec<PathBuf> = relatives
+        .iter()
+        .map(|r| r.with_extension(extension))
+        .collect();
+    let mut uses: HashMap<&PathBuf, usize> = HashMap::new();
+    for p in &plain {
+        *uses.entry(p).or_default() += 1;
+    }
+    relatives
+        .iter()
+        .zip(&plain)
+        .map(|(relative, plain)| {
+            if uses[plain] == 1 {
+                return plain.clone();
+            }
+            let mut name = relative.as_os_str().to_os_string();
+            name.push(format!(".{extension}"));
+            PathBuf::from(name)
+        })
+        .collect()
 }
 
 fn is_audio(path: &Path) -> bool {
