@@ -87,8 +87,11 @@ impl BufferPool {
             .push(buffer);
     }
 
-    /// Makes buffers given back since the last call available again; call
-    /// only when all submitted GPU work has completed.
+    /// Makes buffers given back since the last call available again. Safe
+    /// once the work of every buffer given back has completed: every user
+    /// keeps its buffers until its own submission has been waited for (a
+    /// thread that waits for its submission makes reusable only what the
+    /// threads waiting for theirs have let go).
     pub fn recycle(&self) {
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());

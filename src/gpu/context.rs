@@ -373,10 +373,14 @@ impl GpuContext {
         }
     }
 
-    /// Submits `encoder` and blocks until the GPU has finished it.
+    /// Submits `encoder` and blocks until the GPU has finished it (only it
+    /// and what was submitted before it: other threads' later submissions
+    /// keep running), then lets the pool reuse the buffers given back.
     pub fn submit_and_wait(&self, what: &str, encoder: wgpu::CommandEncoder) -> Result<()> {
-        self.submit(what, encoder)?;
-        self.wait(what)
+        let index = self.submit(what, encoder)?;
+        self.wait_for(what, index)?;
+        self.pool.recycle();
+        Ok(())
     }
 
     /// Submits `encoder` without waiting; [`GpuContext::wait_for`] the index
