@@ -96,7 +96,7 @@ impl Default for EncodeOptions {
 /// Seconds spent in each stage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct StageTimings {
-    /// Resampling and DC removal.
+    /// Resampling and DC removal (for a streamed file, its scan pass).
     pub prepare: f64,
     /// Analysis STFTs and earlier windows' atoms.
     pub analysis: f64,
