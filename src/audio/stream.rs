@@ -32,7 +32,7 @@ impl MonoStream {
     ///
     /// # Errors
     /// Those of [`read_audio`](super::read_audio) that show on opening, and
-    /// [`Error::Resample`] (naming the file) when `rate` is 0 or too far from
+    /// [`Error::Resample`](crate::Error::Resample) (naming the file) when `rate` is 0 or too far from
     /// the file's rate. Later decoding errors come from [`MonoStream::read`].
     pub fn open(path: &Path, rate: u32) -> Result<Self> {
         let blocks = FileBlocks::open(path)?;
