@@ -17,7 +17,6 @@ use std::path::Path;
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler, WindowFunction};
-use symphonia::core::audio::GenericAudioBufferRef;
 use symphonia::core::codecs::audio::well_known::{CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3};
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
@@ -25,6 +24,9 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
+
+mod stream;
+pub use stream::{MonoStream, StreamStats, scan_mono};
 
 /// The sample rate wavesplat works at unless told otherwise, in Hz.
 pub const DEFAULT_RATE: u32 = 22050;
@@ -126,29 +128,17 @@ impl WavFormat {
 /// [`Error::EmptyAudio`] when it holds no samples (a 0-byte file included) and
 /// [`Error::NonFinite`] when a sample is NaN or infinite.
 pub fn read_audio(path: &Path) -> Result<MultiChannel> {
-    let mut file = open(path)?;
-    let metadata = file.metadata().map_err(|e| Error::io(path, e))?;
-    if metadata.is_dir() {
-        let source = std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory");
-        return Err(Error::io(path, source));
-    }
-    let file_len = metadata.len();
-    if file_len == 0 {
-        return Err(Error::EmptyAudio { path: path.into() });
-    }
-    let from_hound = match wav_container_bits(&mut file) {
-        Some(container_bits) => {
-            file.seek(SeekFrom::Start(0))
-                .map_err(|e| Error::io(path, e))?;
-            read_wav_hound(path, file, container_bits, file_len)?
+    let mut blocks = FileBlocks::open(path)?;
+    let mut channels = vec![Vec::new(); blocks.channels()];
+    while let Some(block) = blocks.next_block()? {
+        for (channel, samples) in channels.iter_mut().zip(block) {
+            channel.extend_from_slice(&samples);
         }
-        None => None,
-    };
-    let decoded = match from_hound {
-        Some(audio) => audio,
-        None => read_symphonia(path, open(path)?)?,
-    };
-    validate_decoded(path, decoded)
+    }
+    Ok(MultiChannel {
+        channels,
+        sample_rate: blocks.sample_rate(),
+    })
 }
 
 /// Reads an audio file, mixes it down to mono and, when `target_rate` is given
@@ -184,18 +174,37 @@ fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::io(path, e))
 }
 
-/// Final checks shared by every decoder: a usable rate, samples, all finite.
-fn validate_decoded(path: &Path, audio: MultiChannel) -> Result<MultiChannel> {
-    if audio.frames() == 0 {
+/// Fails unless `path` is a non-empty file: a directory is an I/O error and a
+/// 0-byte file holds no audio, whatever decoder would have been tried.
+fn check_openable(path: &Path) -> Result<()> {
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if metadata.is_dir() {
+        let source = std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory");
+        return Err(Error::io(path, source));
+    }
+    if metadata.len() == 0 {
         return Err(Error::EmptyAudio { path: path.into() });
     }
-    if audio.sample_rate == 0 {
-        return Err(decode_error(path, "the header gives a sample rate of 0 Hz"));
+    Ok(())
+}
+
+/// Fails at the first NaN or infinite sample of a block whose first frame is
+/// frame `offset` of the file, naming the file, the channel and the sample's
+/// index in the whole channel (so blocks report what a whole read would).
+fn check_block_finite(path: &Path, block: &[Vec<f32>], offset: usize) -> Result<()> {
+    for (index, channel) in block.iter().enumerate() {
+        check_finite(&format!("{} (channel {index})", path.display()), channel).map_err(
+            |e| match e {
+                Error::NonFinite { what, index, value } => Error::NonFinite {
+                    what,
+                    index: index + offset,
+                    value,
+                },
+                other => other,
+            },
+        )?;
     }
-    for (index, channel) in audio.channels.iter().enumerate() {
-        check_finite(&format!("{} (channel {index})", path.display()), channel)?;
-    }
-    Ok(audio)
+    Ok(())
 }
 
 fn decode_error(path: &Path, reason: impl Into<String>) -> Error {
@@ -238,51 +247,6 @@ fn wav_container_bits(reader: &mut (impl Read + Seek)) -> Option<u32> {
     }
 }
 
-/// Reads a WAV file with `hound`. `Ok(None)` means hound cannot read this
-/// variant (or its header) and symphonia should try instead.
-fn read_wav_hound(
-    path: &Path,
-    file: File,
-    container_bits: u32,
-    file_len: u64,
-) -> Result<Option<MultiChannel>> {
-    let mut reader = match hound::WavReader::new(BufReader::new(file)) {
-        Ok(reader) => reader,
-        Err(e) => {
-            log::debug!("{}: hound cannot read the header ({e})", path.display());
-            return Ok(None);
-        }
-    };
-    let spec = reader.spec();
-    // Hound reads valid bits narrower than the container right-justified, which
-    // is not how WAVE_FORMAT_EXTENSIBLE stores them: leave those to symphonia.
-    if u32::from(spec.bits_per_sample) != container_bits {
-        return Ok(None);
-    }
-    let channels = usize::from(spec.channels);
-    // The header's length cannot be trusted in a truncated file: cap the
-    // allocation by what the file could hold.
-    let bytes_per_sample = (container_bits / 8).max(1) as usize;
-    let capacity = (reader.len() as usize).min(file_len as usize / bytes_per_sample);
-    let mut out = vec![Vec::with_capacity(capacity / channels); channels];
-    match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => {
-            deinterleave(path, reader.samples::<f32>(), &mut out, |x| x)?;
-        }
-        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
-            let scale = 1.0 / f64::from(1u32 << (bits - 1));
-            deinterleave(path, reader.samples::<i32>(), &mut out, |x| {
-                (f64::from(x) * scale) as f32
-            })?;
-        }
-        _ => return Ok(None),
-    }
-    Ok(Some(MultiChannel {
-        channels: out,
-        sample_rate: spec.sample_rate,
-    }))
-}
-
 /// Spreads interleaved samples over `out` (one vector per channel).
 fn deinterleave<S>(
     path: &Path,
@@ -311,45 +275,189 @@ fn hound_read_error(path: &Path, err: hound::Error) -> Error {
     }
 }
 
-/// Decodes any format symphonia knows, probing the contents.
-fn read_symphonia(path: &Path, file: File) -> Result<MultiChannel> {
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(extension) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(extension);
+/// Frames per block when a hound-read WAV is decoded (symphonia gives a packet
+/// at a time).
+const WAV_BLOCK_FRAMES: usize = 1 << 14;
+
+/// A file's decoder, chosen from its contents (the extension is only a hint):
+/// `hound` for the WAV forms it reads exactly, `symphonia` for the rest.
+/// Blocks come out planar and checked (finite, consistent channels and rate),
+/// so [`read_audio`] and a stream ([`MonoStream`]) see the same samples and
+/// the same errors.
+pub(crate) enum FileBlocks {
+    Wav(WavBlockReader),
+    Symphonia(Box<SymphoniaBlocks>),
+}
+
+impl FileBlocks {
+    /// Opens `path` with the decoder its contents call for; fails with
+    /// [`Error::EmptyAudio`] if it holds no samples.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        check_openable(path)?;
+        let blocks = match WavBlockReader::open(path)? {
+            Some(wav) => FileBlocks::Wav(wav),
+            None => FileBlocks::Symphonia(Box::new(SymphoniaBlocks::open(path)?)),
+        };
+        if blocks.sample_rate() == 0 {
+            return Err(decode_error(path, "the header gives a sample rate of 0 Hz"));
+        }
+        Ok(blocks)
     }
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            stream,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| symphonia_error(path, e))?;
-    let track = audio_track(path, format.as_ref())?;
-    // Gapless decoding (the default) trims the encoder's delay and padding.
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&track.params, &AudioDecoderOptions::default())
-        .map_err(|e| symphonia_error(path, e))?;
-    let mut out = MultiChannel {
-        channels: Vec::new(),
-        sample_rate: track.params.sample_rate.unwrap_or(0),
-    };
-    decode_packets(path, format.as_mut(), decoder.as_mut(), track.id, &mut out)?;
-    match track.promised_frames {
-        Some(promised) if (out.frames() as u64) < promised => Err(decode_error(
-            path,
-            format!(
-                "decoded only {} of the {promised} frames its header announces \
-                 (truncated or corrupt file?)",
-                out.frames()
-            ),
-        )),
-        _ => Ok(out),
+
+    pub(crate) fn channels(&self) -> usize {
+        match self {
+            FileBlocks::Wav(wav) => wav.channels(),
+            FileBlocks::Symphonia(sym) => sym.channels,
+        }
+    }
+
+    pub(crate) fn sample_rate(&self) -> u32 {
+        match self {
+            FileBlocks::Wav(wav) => wav.sample_rate(),
+            FileBlocks::Symphonia(sym) => sym.sample_rate,
+        }
+    }
+
+    /// The next block (one vector per channel, equal lengths); `None` at the end.
+    pub(crate) fn next_block(&mut self) -> Result<Option<Vec<Vec<f32>>>> {
+        match self {
+            FileBlocks::Wav(wav) => wav.next_block(WAV_BLOCK_FRAMES),
+            FileBlocks::Symphonia(sym) => sym.next_block(),
+        }
     }
 }
 
-/// What [`read_symphonia`] needs to know about the track it decodes.
+/// Any format symphonia knows, decoded a packet at a time. The first
+/// non-empty packet is decoded on opening: it fixes the channels and rate.
+pub(crate) struct SymphoniaBlocks {
+    path: std::path::PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track: AudioTrack,
+    channels: usize,
+    sample_rate: u32,
+    /// Frames decoded so far.
+    frames: usize,
+    first: Option<Vec<Vec<f32>>>,
+    ended: bool,
+}
+
+impl SymphoniaBlocks {
+    fn open(path: &Path) -> Result<Self> {
+        let stream = MediaSourceStream::new(Box::new(open(path)?), Default::default());
+        let mut hint = Hint::new();
+        if let Some(extension) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(extension);
+        }
+        let format = symphonia::default::get_probe()
+            .probe(
+                &hint,
+                stream,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
+            .map_err(|e| symphonia_error(path, e))?;
+        let track = audio_track(path, format.as_ref())?;
+        // Gapless decoding (the default) trims the encoder's delay and padding.
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&track.params, &AudioDecoderOptions::default())
+            .map_err(|e| symphonia_error(path, e))?;
+        let mut blocks = SymphoniaBlocks {
+            path: path.into(),
+            format,
+            decoder,
+            sample_rate: track.params.sample_rate.unwrap_or(0),
+            track,
+            channels: 0,
+            frames: 0,
+            first: None,
+            ended: false,
+        };
+        blocks.first = blocks.next_block()?;
+        if blocks.first.is_none() {
+            return Err(Error::EmptyAudio { path: path.into() });
+        }
+        Ok(blocks)
+    }
+
+    fn next_block(&mut self) -> Result<Option<Vec<Vec<f32>>>> {
+        if let Some(first) = self.first.take() {
+            return Ok(Some(first));
+        }
+        if self.ended {
+            return Ok(None);
+        }
+        let block = self.decode_next()?;
+        if block.is_none() {
+            self.ended = true;
+            self.check_promised_frames()?;
+        }
+        Ok(block)
+    }
+
+    /// Decodes packets of the track until one holds audio.
+    fn decode_next(&mut self) -> Result<Option<Vec<Vec<f32>>>> {
+        let path = self.path.as_path();
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return Ok(None),
+                Err(SymphoniaError::ResetRequired) => {
+                    log::warn!(
+                        "{}: the stream changes parameters part way (chained stream); \
+                         reading only its first part",
+                        path.display()
+                    );
+                    return Ok(None);
+                }
+                Err(e) => return Err(symphonia_error(path, e)),
+            };
+            if packet.track_id != self.track.id {
+                continue;
+            }
+            let buffer = self
+                .decoder
+                .decode(&packet)
+                .map_err(|e| symphonia_error(path, e))?;
+            if buffer.frames() == 0 {
+                continue;
+            }
+            if self.channels == 0 {
+                self.channels = buffer.num_planes();
+                self.sample_rate = buffer.spec().rate();
+            } else if self.channels != buffer.num_planes()
+                || self.sample_rate != buffer.spec().rate()
+            {
+                return Err(unsupported_error(
+                    path,
+                    "the channel count or sample rate changes part way through the stream",
+                ));
+            }
+            let mut planes: Vec<Vec<f32>> = Vec::new();
+            buffer.copy_to_vecs_planar(&mut planes);
+            check_block_finite(path, &planes, self.frames)?;
+            self.frames += planes.first().map_or(0, Vec::len);
+            return Ok(Some(planes));
+        }
+    }
+
+    /// A file that ends before the frames its container announces is truncated.
+    fn check_promised_frames(&self) -> Result<()> {
+        match self.track.promised_frames {
+            Some(promised) if (self.frames as u64) < promised => Err(decode_error(
+                &self.path,
+                format!(
+                    "decoded only {} of the {promised} frames its header announces \
+                     (truncated or corrupt file?)",
+                    self.frames
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What [`SymphoniaBlocks`] needs to know about the track it decodes.
 struct AudioTrack {
     id: u32,
     params: AudioCodecParameters,
@@ -376,64 +484,6 @@ fn audio_track(path: &Path, format: &dyn FormatReader) -> Result<AudioTrack> {
         params: params.clone(),
         promised_frames: track.num_frames.filter(|_| exact_count),
     })
-}
-
-/// Decodes every packet of `track_id`, appending the audio to `out`.
-fn decode_packets(
-    path: &Path,
-    format: &mut dyn FormatReader,
-    decoder: &mut dyn AudioDecoder,
-    track_id: u32,
-    out: &mut MultiChannel,
-) -> Result<()> {
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(packet)) => packet,
-            Ok(None) => return Ok(()),
-            Err(SymphoniaError::ResetRequired) => {
-                log::warn!(
-                    "{}: the stream changes parameters part way (chained stream); \
-                     reading only its first part",
-                    path.display()
-                );
-                return Ok(());
-            }
-            Err(e) => return Err(symphonia_error(path, e)),
-        };
-        if packet.track_id != track_id {
-            continue;
-        }
-        let buffer = decoder
-            .decode(&packet)
-            .map_err(|e| symphonia_error(path, e))?;
-        append_buffer(path, &buffer, out)?;
-    }
-}
-
-/// Appends one decoded buffer to `out`, converting to `f32`.
-fn append_buffer(
-    path: &Path,
-    buffer: &GenericAudioBufferRef<'_>,
-    out: &mut MultiChannel,
-) -> Result<()> {
-    if buffer.frames() == 0 {
-        return Ok(());
-    }
-    if out.channels.is_empty() {
-        out.channels = vec![Vec::new(); buffer.num_planes()];
-        out.sample_rate = buffer.spec().rate();
-    } else if out.channels.len() != buffer.num_planes() || out.sample_rate != buffer.spec().rate() {
-        return Err(unsupported_error(
-            path,
-            "the channel count or sample rate changes part way through the stream",
-        ));
-    }
-    let mut planes: Vec<Vec<f32>> = Vec::new();
-    buffer.copy_to_vecs_planar(&mut planes);
-    for (channel, plane) in out.channels.iter_mut().zip(planes) {
-        channel.extend_from_slice(&plane);
-    }
-    Ok(())
 }
 
 fn symphonia_error(path: &Path, err: SymphoniaError) -> Error {
@@ -494,11 +544,7 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if samples.is_empty() {
         return Ok(Vec::new());
     }
-    let rubato_error = |e: &dyn std::fmt::Display| Error::Resample {
-        from,
-        to,
-        reason: e.to_string(),
-    };
+    let rubato_error = |e: &dyn std::fmt::Display| rubato_error(from, to, e);
     let mut resampler = fft_resampler(from, to).map_err(|e| rubato_error(&e))?;
     let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| rubato_error(&e))?;
     let output = resampler
@@ -516,6 +562,15 @@ pub fn resampled_len(len: usize, from: u32, to: u32) -> usize {
     }
     let (from, to) = (u128::from(from), u128::from(to));
     ((len as u128 * to + from / 2) / from) as usize
+}
+
+/// A failure inside rubato, as [`Error::Resample`].
+fn rubato_error(from: u32, to: u32, e: &dyn std::fmt::Display) -> Error {
+    Error::Resample {
+        from,
+        to,
+        reason: e.to_string(),
+    }
 }
 
 fn check_rates(from: u32, to: u32) -> Result<()> {
@@ -680,11 +735,15 @@ fn hound_write_error(path: &Path, err: hound::Error) -> Error {
 /// A WAV file read a block at a time, for inputs too long to hold whole
 /// (an hour of 44.1 kHz stereo). Covers the WAV forms hound reads exactly
 /// (8/16/24/32-bit integer, 32-bit float); [`WavBlockReader::open`] says
-/// `None` for others, which [`read_audio`] handles whole.
+/// `None` for others, which [`read_audio`] and [`MonoStream`] decode with
+/// symphonia. [`read_audio`] reads through it too, so both see the same
+/// samples and errors.
 pub struct WavBlockReader {
     path: std::path::PathBuf,
     reader: hound::WavReader<BufReader<File>>,
     frames_left: usize,
+    /// Frames returned so far (for the index a non-finite sample reports).
+    frames_read: usize,
 }
 
 impl WavBlockReader {
@@ -716,6 +775,7 @@ impl WavBlockReader {
         Ok(Some(WavBlockReader {
             path: path.to_path_buf(),
             frames_left: reader.duration() as usize,
+            frames_read: 0,
             reader,
         }))
     }
@@ -765,13 +825,9 @@ impl WavBlockReader {
                 "the file ends before its header says (truncated?)",
             ));
         }
-        for (index, channel) in out.iter().enumerate() {
-            check_finite(
-                &format!("{} (channel {index})", self.path.display()),
-                channel,
-            )?;
-        }
+        check_block_finite(&self.path, &out, self.frames_read)?;
         self.frames_left -= frames;
+        self.frames_read += frames;
         Ok(Some(out))
     }
 }

@@ -365,3 +365,47 @@ fn shards_are_disjoint_cover_everything_and_ignore_other_files() {
         assert!(bad.parse::<Shard>().is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_file_bigger_than_the_memory_budget_is_streamed_to_the_same_events() {
+    let (input, out, mut rng) = folders("collection_stream");
+    // 8 s at 22.05 kHz: 0.7 MB decoded, 2.1 MB with its copies; the budget is 1 MiB.
+    write_clip(&input.join("long.wav"), &mut rng, 8.0);
+    write_clip(&input.join("short.wav"), &mut rng, 1.0);
+    let o = wavesplat(&[
+        "encode",
+        s(&input),
+        "-o",
+        s(&out),
+        "--backend",
+        "cpu",
+        "--memory-mb",
+        "1",
+        "--segment-seconds",
+        "2",
+        "--quiet",
+        "-v",
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("long.wav") && err.contains("streaming it"), "{err}");
+    let rows = summary_rows(&out);
+    assert!(rows["long.wav"]["mel_distance"].is_null(), "streamed: no metrics");
+    assert!(rows["short.wav"]["mel_distance"].is_number());
+    let single = out.parent().unwrap().join("single.splat");
+    let o = wavesplat(&[
+        "encode",
+        s(&input.join("long.wav")),
+        "-o",
+        s(&single),
+        "--backend",
+        "cpu",
+        "--segment-seconds",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&single).unwrap(),
+        std::fs::read(out.join("long.splat")).unwrap()
+    );
+}

@@ -327,9 +327,10 @@ fn refinement_improves_on_matching_pursuit() {
 fn pursuit_on_top_of_existing_atoms_finds_what_they_leave() {
     let signal = little_piece(1.8);
     let mut encoder = encode::Encoder::new(Backend::Cpu, &options(30.0)).unwrap();
-    let first = encoder.initialise(&signal, 1).unwrap();
+    let mut source = encode::source::InMemory(signal);
+    let first = encoder.initialise(&mut source, 1).unwrap();
     assert_eq!(first.len(), 1);
-    let more = encoder.pursue(&signal, 3, &first).unwrap();
+    let more = encoder.pursue(&mut source, 3, &first).unwrap();
     assert!(!more.is_empty());
     let near =
         |a: &Atom, b: &Atom| (a.onset - b.onset).abs() < 0.05 && (a.f0 / b.f0 - 1.0).abs() < 0.03;

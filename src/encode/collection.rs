@@ -29,6 +29,7 @@
 //! stays on disk.
 
 use super::batch::{self, BatchStats, ScoreClient};
+use super::source::Streamed;
 use super::{Backend, EncodeOptions, Encoder, WORKING_RATE};
 use crate::audio;
 use crate::error::{Error, Result};
@@ -636,10 +637,19 @@ impl MemoryBudget {
     }
 }
 
+/// A file's signal: decoded whole, or (bigger than the memory budget)
+/// streamed window by window, which leaves out the metrics (they compare
+/// whole signals).
+enum Input {
+    Whole(audio::Audio),
+    Streamed(Streamed),
+}
+
 /// A decoded file on its way to an encoder.
 struct Decoded {
     todo_index: usize,
-    audio: Result<audio::Audio>,
+    input: Result<Input>,
+    /// Memory budget held until the file is done.
     bytes: u64,
     decode_seconds: f64,
 }
@@ -713,20 +723,56 @@ impl<'g> Run<'_, 'g> {
             }
             let item = &self.plan.items[self.todo[k]];
             let clock = Instant::now();
-            let audio = audio::load_mono(&item.input, Some(WORKING_RATE));
-            let decode_seconds = clock.elapsed().as_secs_f64();
-            let bytes = audio.as_ref().map_or(0, |a| a.samples.len() as u64 * 4);
-            // Room for the decoded signal, its working copy and (for the
-            // metrics) its rendering.
-            self.memory.acquire(3 * bytes);
+            let (input, bytes) = match self.read_input(item) {
+                Ok((input, bytes)) => (Ok(input), bytes),
+                Err(e) => (Err(e), 0),
+            };
             let message = Decoded {
                 todo_index: k,
-                audio,
-                bytes: 3 * bytes,
-                decode_seconds,
+                input,
+                bytes,
+                decode_seconds: clock.elapsed().as_secs_f64(),
             };
             if decoded.send(message).is_err() {
                 return;
+            }
+        }
+    }
+
+    /// A streaming pass finds the file's length (and whether it decodes at
+    /// all); then it is decoded whole once its memory is free, or, if it
+    /// alone is bigger than the budget, opened for streaming. Returns the
+    /// input and the memory it holds.
+    fn read_input(&self, item: &Item) -> Result<(Input, u64)> {
+        let stats = audio::scan_mono(&item.input, WORKING_RATE)?;
+        // The decoded signal, the encoder's working copy and (for the
+        // metrics) its rendering.
+        let whole = 3 * 4 * stats.len as u64;
+        if whole <= self.options.memory_budget {
+            self.memory.acquire(whole);
+            return match audio::load_mono(&item.input, Some(WORKING_RATE)) {
+                Ok(audio) => Ok((Input::Whole(audio), whole)),
+                Err(e) => {
+                    self.memory.release(whole);
+                    Err(e)
+                }
+            };
+        }
+        let fs = f64::from(WORKING_RATE);
+        let window = self.options.encode.segment_seconds + 2.0 * super::SEGMENT_MARGIN;
+        // A window's samples, its analysis and the atoms ringing into it.
+        let bytes = ((window * fs) as u64 * 16).min(self.options.memory_budget);
+        log::info!(
+            "{}: {:.0} s is more than the memory budget holds: streaming it (no metrics)",
+            item.input.display(),
+            stats.len as f64 / fs
+        );
+        self.memory.acquire(bytes);
+        match Streamed::open(&item.input) {
+            Ok(streamed) => Ok((Input::Streamed(streamed), bytes)),
+            Err(e) => {
+                self.memory.release(bytes);
+                Err(e)
             }
         }
     }
@@ -746,9 +792,9 @@ impl<'g> Run<'_, 'g> {
             let row = if self.stop.load(Ordering::SeqCst) {
                 FileRow::empty(item, Status::NotRun, self.fingerprint)
             } else {
-                match file.audio {
-                    Ok(audio) => {
-                        let mut row = self.encode_with_retry(item, &audio.samples, client.as_ref());
+                match file.input {
+                    Ok(mut input) => {
+                        let mut row = self.encode_with_retry(item, &mut input, client.as_ref());
                         row.encode_seconds += file.decode_seconds;
                         row.realtime_factor = row.seconds / row.encode_seconds.max(1e-9);
                         row
@@ -768,11 +814,11 @@ impl<'g> Run<'_, 'g> {
     fn encode_with_retry(
         &self,
         item: &Item,
-        samples: &[f32],
+        input: &mut Input,
         client: Option<&ScoreClient>,
     ) -> FileRow {
         let mut options = self.options.encode;
-        let mut result = self.encode_one(item, samples, &options, client);
+        let mut result = self.encode_one(item, input, &options, client);
         if let Err(e) = &result
             && is_gpu_error(e)
             && !self.device_lost()
@@ -783,7 +829,7 @@ impl<'g> Run<'_, 'g> {
                 item.input.display(),
                 options.segment_seconds
             );
-            result = self.encode_one(item, samples, &options, client);
+            result = self.encode_one(item, input, &options, client);
         }
         if self.device_lost() {
             self.stop.store(true, Ordering::SeqCst);
@@ -802,7 +848,7 @@ impl<'g> Run<'_, 'g> {
     fn encode_one(
         &self,
         item: &Item,
-        samples: &[f32],
+        input: &mut Input,
         options: &EncodeOptions,
         client: Option<&ScoreClient>,
     ) -> Result<FileRow> {
@@ -811,9 +857,14 @@ impl<'g> Run<'_, 'g> {
         if let Some(client) = client {
             encoder = encoder.with_scorer(Box::new(client.clone()));
         }
-        let report = encoder
-            .run(samples, WORKING_RATE)
-            .map_err(|e| name_input(e, item))?;
+        let (report, samples) = match input {
+            Input::Whole(audio) => (
+                encoder.run(&audio.samples, WORKING_RATE),
+                Some(audio.samples.as_slice()),
+            ),
+            Input::Streamed(streamed) => (encoder.run_source(streamed), None),
+        };
+        let report = report.map_err(|e| name_input(e, item))?;
         if let Some(dir) = item.output.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
@@ -822,11 +873,12 @@ impl<'g> Run<'_, 'g> {
         let bytes = std::fs::metadata(&item.output)
             .map_err(|e| Error::io(&item.output, e))?
             .len();
-        let seconds = samples.len() as f64 / f64::from(WORKING_RATE);
-        let measured = if self.options.metrics && samples.len() >= metrics::MIN_SAMPLES {
-            Some(self.measure(samples, &written)?)
-        } else {
-            None
+        let seconds = f64::from(written.duration);
+        let measured = match samples {
+            Some(samples) if self.options.metrics && samples.len() >= metrics::MIN_SAMPLES => {
+                Some(self.measure(samples, &written)?)
+            }
+            _ => None,
         };
         let encode_seconds = started.elapsed().as_secs_f64();
         Ok(FileRow {

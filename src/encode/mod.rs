@@ -3,7 +3,9 @@
 //! Stages (an [`Encoder`] runs them in order and times each):
 //!
 //! 1. **prepare**: resample to [`WORKING_RATE`] (22050 Hz) if needed and
-//!    remove the DC offset (the mean), which no atom can represent;
+//!    remove the DC offset (the mean), which no atom can represent; a file
+//!    too long to hold ([`source::Streamed`]) is scanned once for its length
+//!    and mean instead, and every later stage reads it again, span by span;
 //! 2. **analyse** each window (see [`segments`]): the magnitude STFT
 //!    ([`dictionary::N_FFT`], [`dictionary::HOP`]) minus what earlier windows'
 //!    atoms already explain;
@@ -27,6 +29,7 @@ pub mod gpu;
 pub mod pursuit;
 pub mod refine;
 pub mod segments;
+pub mod source;
 pub mod templates;
 
 use crate::atoms::Atom;
@@ -35,6 +38,7 @@ use crate::events::{EventList, Form, compact};
 use crate::gpu::GpuContext;
 use dictionary::Dictionary;
 use pursuit::{PursuitSettings, Residual, Scorer};
+use source::{InMemory, SignalSource};
 use std::time::Instant;
 
 /// The rate every encoding works at, Hz.
@@ -94,7 +98,7 @@ impl Default for EncodeOptions {
 /// Seconds spent in each stage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct StageTimings {
-    /// Resampling and DC removal.
+    /// Resampling and DC removal (for a streamed file, its scan pass).
     pub prepare: f64,
     /// Analysis STFTs and earlier windows' atoms.
     pub analysis: f64,
@@ -240,30 +244,41 @@ impl<'a> Encoder<'a> {
         self
     }
 
-    /// All stages.
+    /// All stages, on `samples` (mono, at `rate` Hz) held in memory.
     pub fn run(mut self, samples: &[f32], rate: u32) -> Result<EncodeReport> {
         let signal = self.prepare(samples, rate)?;
-        let duration = signal.len() as f64 / f64::from(WORKING_RATE);
+        self.run_source(&mut InMemory(signal))
+    }
+
+    /// All stages, on a prepared signal read span by span (a
+    /// [`source::Streamed`] file is never held whole). Each stage is one
+    /// pass over the source; its preparation counts as the prepare stage.
+    pub fn run_source(mut self, source: &mut dyn SignalSource) -> Result<EncodeReport> {
+        self.timings.prepare += source.prepare_seconds();
+        if source.is_empty() {
+            return Err(Error::invalid("input", "no samples to encode"));
+        }
+        let duration = source.len() as f64 / f64::from(WORKING_RATE);
         let budget = budget_events(self.options.budget, self.options.form, duration)?;
-        let mut atoms = self.initialise(&signal, budget)?;
+        let mut atoms = self.initialise(source, budget)?;
         if self.options.iterations > 0 {
             // Refine, spend what pruning freed where the residual is largest,
             // and refine again with the newcomers.
             let first = self.options.iterations.div_ceil(2);
-            atoms = self.refine(&signal, atoms, first)?;
+            atoms = self.refine(source, atoms, first)?;
             let freed = budget.saturating_sub(atoms.len());
             if freed > 0 {
-                let more = self.pursue(&signal, freed, &atoms)?;
+                let more = self.pursue(source, freed, &atoms)?;
                 atoms.extend(more);
             }
-            atoms = self.refine(&signal, atoms, self.options.iterations - first)?;
+            atoms = self.refine(source, atoms, self.options.iterations - first)?;
         }
         let (events, bytes) = self.finish(atoms, duration)?;
         Ok(EncodeReport {
             events,
             timings: self.timings,
             budget_events: budget,
-            segments: self.windows(signal.len()).len(),
+            segments: self.windows(source.len()).len(),
             bytes,
         })
     }
@@ -295,19 +310,25 @@ impl<'a> Encoder<'a> {
     }
 
     /// Stages 2 and 3: analysis and matching pursuit, window by window.
-    pub fn initialise(&mut self, signal: &[f32], budget: usize) -> Result<Vec<Atom>> {
-        self.pursue(signal, budget, &[])
+    pub fn initialise(
+        &mut self,
+        source: &mut dyn SignalSource,
+        budget: usize,
+    ) -> Result<Vec<Atom>> {
+        self.pursue(source, budget, &[])
     }
 
     /// Matching pursuit of `budget` more atoms on what `existing` atoms leave
     /// of the signal's magnitude: the atoms are added where the residual is
-    /// largest. Returns only the new atoms.
+    /// largest. Returns only the new atoms. One pass over `source`.
     pub fn pursue(
         &mut self,
-        signal: &[f32],
+        source: &mut dyn SignalSource,
         budget: usize,
         existing: &[Atom],
     ) -> Result<Vec<Atom>> {
+        source.rewind()?;
+        let len = source.len();
         let mut shared = self.scorer.take();
         let mut own: Box<dyn Scorer + '_>;
         let scorer: &mut dyn Scorer = match shared.as_deref_mut() {
@@ -326,10 +347,10 @@ impl<'a> Encoder<'a> {
             ..Default::default()
         };
         let mut atoms: Vec<Atom> = Vec::new();
-        for window in self.windows(signal.len()) {
+        for window in self.windows(len) {
             let clock = Instant::now();
             let grid = segments::grid(&window);
-            let audio = segments::window_audio(signal, &window);
+            let audio = segments::window_audio(source, &window)?;
             let mut data = templates::magnitudes(&self.backend, &audio)?;
             let fs = f64::from(WORKING_RATE);
             let ringing: Vec<Atom> = atoms
@@ -362,7 +383,7 @@ impl<'a> Encoder<'a> {
             // Past the core, the audio belongs to the next window's onsets: this
             // window's atoms may ring into it but must not claim it (beyond a
             // short stretch that keeps their amplitudes honest at the boundary).
-            if window.core.end < signal.len() {
+            if window.core.end < len {
                 let bins = self.dict.bins();
                 for (f, row) in data.chunks_mut(bins).enumerate() {
                     if grid.origin + f * dictionary::HOP >= window.core.end + CLAIM_SAMPLES {
@@ -372,7 +393,7 @@ impl<'a> Encoder<'a> {
             }
             self.timings.analysis += clock.elapsed().as_secs_f64();
             // This window's share of the budget: its core's share of the signal.
-            let until = (budget as f64 * window.core.end as f64 / signal.len() as f64).round();
+            let until = (budget as f64 * window.core.end as f64 / len as f64).round();
             let settings = PursuitSettings {
                 budget: (until as usize).saturating_sub(atoms.len()),
                 ..settings
@@ -400,10 +421,11 @@ impl<'a> Encoder<'a> {
     /// Stage 4: gradient refinement of the atoms against the multi-resolution
     /// STFT loss (`iterations` Adam steps; 0 skips it). [`Encoder::run`] runs
     /// half the iterations, re-spends the budget pruning freed with
-    /// [`Encoder::pursue`], then runs the other half.
+    /// [`Encoder::pursue`], then runs the other half. One pass over `source`
+    /// (none when there is nothing to refine).
     pub fn refine(
         &mut self,
-        signal: &[f32],
+        source: &mut dyn SignalSource,
         atoms: Vec<Atom>,
         iterations: u32,
     ) -> Result<Vec<Atom>> {
@@ -413,7 +435,7 @@ impl<'a> Encoder<'a> {
             ..Default::default()
         };
         let (atoms, reports) =
-            refine::refine(&self.backend, signal, WORKING_RATE, atoms, &options)?;
+            refine::refine(&self.backend, source, WORKING_RATE, atoms, &options)?;
         for r in &reports {
             self.timings.refine_render += r.render_seconds;
             self.timings.refine_stft += r.loss_seconds;

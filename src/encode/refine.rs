@@ -9,8 +9,10 @@
 //! boundaries freely and each is fitted against everything around it.
 
 use super::Backend;
+use super::source::SignalSource;
+use super::templates::render_span;
+use crate::atoms::Atom;
 use crate::atoms::fit::{FitBackend, FitOptions, FitReport, fit};
-use crate::atoms::{Atom, cpu as atoms_cpu, gpu as atoms_gpu};
 use crate::error::Result;
 use crate::stft::loss::{LossConfig, LossJob, loss_reference};
 
@@ -46,11 +48,12 @@ impl Default for RefineOptions {
     }
 }
 
-/// Refines `atoms` against `target` (mono, `rate` Hz) and returns the fitted
-/// atoms, sorted by onset, with the reports of every window's fit.
+/// Refines `atoms` against `target` (mono, `rate` Hz, read window by window
+/// in one pass) and returns the fitted atoms, sorted by onset, with the
+/// reports of every window's fit.
 pub fn refine(
     backend: &Backend,
-    target: &[f32],
+    target: &mut dyn SignalSource,
     rate: u32,
     atoms: Vec<Atom>,
     options: &RefineOptions,
@@ -58,33 +61,32 @@ pub fn refine(
     if options.iterations == 0 || atoms.is_empty() {
         return Ok((atoms, Vec::new()));
     }
+    target.rewind()?;
+    let len = target.len();
     let fs = rate as f64;
     let core = ((options.window_seconds * fs) as usize).max(1);
     let margin = (options.margin_seconds * fs) as usize;
     let mut atoms = atoms;
     let mut reports = Vec::new();
-    for core_start in (0..target.len()).step_by(core) {
-        let core_end = (core_start + core).min(target.len());
+    for core_start in (0..len).step_by(core) {
+        let core_end = (core_start + core).min(len);
         let first = core_start.saturating_sub(margin);
-        let last = (core_end + margin).min(target.len());
+        let last = (core_end + margin).min(len);
         let in_core = |a: &Atom| {
             let n = (a.onset as f64 * fs) as usize;
-            n >= core_start && (n < core_end || core_end == target.len())
+            n >= core_start && (n < core_end || core_end == len)
         };
         let (variables, fixed): (Vec<Atom>, Vec<Atom>) = atoms.iter().partition(|a| in_core(a));
         if variables.is_empty() {
             continue;
         }
         // The window's target less everything that is held fixed.
-        let background = match backend {
-            Backend::Gpu(ctx) => atoms_gpu::render(ctx, &fixed, rate, last)?,
-            Backend::Cpu => atoms_cpu::render(&fixed, rate, last, 0)?,
-        };
-        let residual: Vec<f32> = target[first..last]
-            .iter()
-            .zip(&background[first..last])
-            .map(|(t, b)| t - b)
-            .collect();
+        let mut residual = target.span(first..last)?;
+        if let Some(background) = render_span(backend, &fixed, rate, first..last)? {
+            for (t, b) in residual.iter_mut().zip(background) {
+                *t -= b;
+            }
+        }
         let shift = first as f32 / rate as f32;
         let local: Vec<Atom> = variables
             .iter()

@@ -11,8 +11,9 @@
 use super::Backend;
 use super::dictionary::{HOP, N_FFT};
 use super::pursuit::ONSET_LEAD;
+use super::source::SignalSource;
 use super::templates::{self, Grid};
-use crate::atoms::{self, Atom};
+use crate::atoms::Atom;
 use crate::error::Result;
 use std::ops::Range;
 
@@ -73,11 +74,11 @@ pub fn grid(window: &Window) -> Grid {
     }
 }
 
-/// The window's audio (zero-padded to at least [`N_FFT`] samples).
-pub fn window_audio(signal: &[f32], window: &Window) -> Vec<f32> {
-    let mut audio = signal[window.span.clone()].to_vec();
+/// The window's audio from `source` (zero-padded to at least [`N_FFT`] samples).
+pub fn window_audio(source: &mut dyn SignalSource, window: &Window) -> Result<Vec<f32>> {
+    let mut audio = source.span(window.span.clone())?;
     audio.resize(audio.len().max(N_FFT), 0.0);
-    audio
+    Ok(audio)
 }
 
 /// The magnitude of the atoms in `earlier` that ring into `window`, on its
@@ -89,33 +90,11 @@ pub fn earlier_magnitudes(
     window: &Window,
     audio_len: usize,
 ) -> Result<Option<Vec<f32>>> {
-    let mut prepared = atoms::prepare(earlier, rate)?;
-    let keep: Vec<usize> = (0..prepared.atoms.len())
-        .filter(|&i| {
-            let a = &prepared.atoms[i];
-            a.start as usize + (a.len as usize) > window.span.start
-        })
-        .collect();
-    if keep.is_empty() {
-        return Ok(None);
+    let span = window.span.start..window.span.start + audio_len;
+    match templates::render_span(backend, earlier, rate, span)? {
+        Some(rendered) => templates::magnitudes(backend, &rendered).map(Some),
+        None => Ok(None),
     }
-    let from = keep
-        .iter()
-        .map(|&i| prepared.atoms[i].start as usize)
-        .min()
-        .expect("kept atoms")
-        .min(window.span.start);
-    for (i, a) in prepared.atoms.iter_mut().enumerate() {
-        if keep.contains(&i) {
-            a.start -= from as u32;
-        } else {
-            a.len = 0;
-            a.burst_end = 0;
-        }
-    }
-    let rendered = templates::render(backend, &prepared, window.span.start + audio_len - from)?;
-    let tail = &rendered[window.span.start - from..];
-    templates::magnitudes(backend, tail).map(Some)
 }
 
 #[cfg(test)]

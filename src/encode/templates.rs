@@ -9,6 +9,7 @@ use super::dictionary::{HOP, N_FFT};
 use crate::atoms::{self, Atom, PreparedAtoms};
 use crate::error::Result;
 use crate::stft::{self, SpectrumFormat, StftConfig};
+use std::ops::Range;
 
 /// Frames of reflect padding at a slot's start (the centre framing's half window).
 const PAD_FRAMES: usize = N_FFT / 2 / HOP;
@@ -155,6 +156,46 @@ pub fn render(backend: &Backend, prepared: &PreparedAtoms, samples: usize) -> Re
             .map(|v| v as f32)
             .collect()),
     }
+}
+
+/// The sum of `atoms` (onsets on the whole signal's time line) over samples
+/// `span`, or `None` if none of them sounds there. Only the atoms that sound
+/// in the span are rendered, from the earliest one's start, so the cost
+/// follows the span, not the signal's length. The others stay in the table
+/// with no samples: the renderer's grouping of atoms, and so every sum, is
+/// that of a render of them all from sample 0.
+pub fn render_span(
+    backend: &Backend,
+    atoms: &[Atom],
+    rate: u32,
+    span: Range<usize>,
+) -> Result<Option<Vec<f32>>> {
+    let mut prepared = atoms::prepare(atoms, rate)?;
+    let sounds = |a: &atoms::prepare::GpuAtom| {
+        let start = a.start as usize;
+        start < span.end && start + a.len as usize > span.start
+    };
+    let Some(from) = prepared
+        .atoms
+        .iter()
+        .filter(|a| sounds(a))
+        .map(|a| a.start as usize)
+        .min()
+    else {
+        return Ok(None);
+    };
+    let from = from.min(span.start);
+    for a in &mut prepared.atoms {
+        if sounds(a) {
+            a.start -= from as u32;
+        } else {
+            a.len = 0;
+            a.burst_end = 0;
+        }
+    }
+    let mut rendered = render(backend, &prepared, span.end - from)?;
+    rendered.drain(..span.start - from);
+    Ok(Some(rendered))
 }
 
 /// Least-squares multiple of `template` that fits `residual` (`frames x
