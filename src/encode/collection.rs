@@ -642,7 +642,7 @@ impl MemoryBudget {
 /// whole signals).
 enum Input {
     Whole(audio::Audio),
-    Streamed(Streamed),
+    Streamed(Box<Streamed>),
 }
 
 /// A decoded file on its way to an encoder.
@@ -769,7 +769,7 @@ impl<'g> Run<'_, 'g> {
         );
         self.memory.acquire(bytes);
         match Streamed::open(&item.input) {
-            Ok(streamed) => Ok((Input::Streamed(streamed), bytes)),
+            Ok(streamed) => Ok((Input::Streamed(Box::new(streamed)), bytes)),
             Err(e) => {
                 self.memory.release(bytes);
                 Err(e)
@@ -862,7 +862,7 @@ impl<'g> Run<'_, 'g> {
                 encoder.run(&audio.samples, WORKING_RATE),
                 Some(audio.samples.as_slice()),
             ),
-            Input::Streamed(streamed) => (encoder.run_source(streamed), None),
+            Input::Streamed(streamed) => (encoder.run_source(streamed.as_mut()), None),
         };
         let report = report.map_err(|e| name_input(e, item))?;
         if let Some(dir) = item.output.parent() {
