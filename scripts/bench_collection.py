@@ -6,7 +6,8 @@ usage: bench_collection.py CORPUS_DIR [--files N] [--jobs J ...] [--backend gpu|
 
 CORPUS_DIR is e.g. what `../shared/tools/make_corpus.py OUT batch 40` writes
 (40 Bach chorales, 30 s each). The first N WAV files (sorted) are linked into
-a scratch folder and encoded three ways, each from a clean output folder:
+a scratch folder and encoded one file per process, then as a folder once per
+--jobs value (default: 1 and 4), each from a clean output folder:
 
   one-by-one  a `wavesplat encode FILE -o OUT` process per file (what a user
               scripts without the scheduler: device start-up every time)
@@ -35,7 +36,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus")
     p.add_argument("--files", type=int, default=40)
-    p.add_argument("--jobs", type=int, nargs="+", default=[4])
+    p.add_argument("--jobs", type=int, nargs="+", default=[1, 4])
     p.add_argument("--backend", default="gpu")
     p.add_argument("--kbps", default="4")
     p.add_argument("--binary", default="target/release/wavesplat")
@@ -60,7 +61,7 @@ def main():
         audio += json.loads(text)["seconds"]
     rows.append(("one-by-one", wall, audio, None, None))
 
-    for jobs in [1] + [j for j in a.jobs if j != 1]:
+    for jobs in a.jobs:
         out = os.path.join(scratch, f"jobs{jobs}")
         t, text = run([a.binary, "encode", inputs, "-o", out, "--jobs", str(jobs),
                        "--json", "--quiet"] + common)

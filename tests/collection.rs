@@ -388,9 +388,15 @@ fn a_file_bigger_than_the_memory_budget_is_streamed_to_the_same_events() {
     ]);
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("long.wav") && err.contains("streaming it"), "{err}");
+    assert!(
+        err.contains("long.wav") && err.contains("streaming it"),
+        "{err}"
+    );
     let rows = summary_rows(&out);
-    assert!(rows["long.wav"]["mel_distance"].is_null(), "streamed: no metrics");
+    assert!(
+        rows["long.wav"]["mel_distance"].is_null(),
+        "streamed: no metrics"
+    );
     assert!(rows["short.wav"]["mel_distance"].is_number());
     let single = out.parent().unwrap().join("single.splat");
     let o = wavesplat(&[
