@@ -252,6 +252,15 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
     if args.input.is_dir() {
         return encode_folder(args, opts);
     }
+    if args.shard.is_some() || args.force {
+        return Err(Error::invalid(
+            "option",
+            format!(
+                "--shard and --force are for folder inputs; {} is not a folder",
+                args.input.display()
+            ),
+        ));
+    }
     let (summary, _) = encode_file(&args.input, &args.out, &opts, args.budget.backend)?;
     if args.json {
         let text = serde_json::to_string_pretty(&summary).expect("summary serialises");

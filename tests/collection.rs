@@ -299,6 +299,9 @@ fn force_re_encodes_and_shards_split_the_files() {
             .all(|r| r["status"] == "encoded")
     );
 
+    let o = wavesplat(&["encode", s(&input.join("a.wav")), "-o", s(&out), "--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("for folder inputs"), "{}", stderr(&o));
     for bad in ["2/2", "1/0", "x/3", "3"] {
         let o = wavesplat(&["encode", s(&input), "-o", s(&out), "--shard", bad]);
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
