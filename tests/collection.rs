@@ -64,6 +64,21 @@ fn summary_rows(out: &Path) -> BTreeMap<String, serde_json::Value> {
         .collect()
 }
 
+/// `written` (by a folder run) holds the bytes that `wavesplat encode input
+/// --backend cpu` with `extra` options writes for the file alone.
+fn assert_same_as_alone(input: &Path, written: &Path, extra: &[&str]) {
+    let alone = written.with_extension("alone.splat");
+    let mut args = vec!["encode", s(input), "-o", s(&alone), "--backend", "cpu"];
+    args.extend_from_slice(extra);
+    let o = wavesplat(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&alone).unwrap(),
+        std::fs::read(written).unwrap()
+    );
+    std::fs::remove_file(&alone).unwrap();
+}
+
 /// Every file below `dir`.
 fn files_below(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -222,20 +237,7 @@ fn a_killed_run_resumes_and_encodes_every_file_exactly_once() {
         wavesplat::events::read(&output).unwrap();
     }
     // A batch run writes what encoding the file alone writes.
-    let single = out.parent().unwrap().join("single.splat");
-    let o = wavesplat(&[
-        "encode",
-        s(&input.join("take7.wav")),
-        "-o",
-        s(&single),
-        "--backend",
-        "cpu",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        std::fs::read(&single).unwrap(),
-        std::fs::read(out.join("take7.splat")).unwrap()
-    );
+    assert_same_as_alone(&input.join("take7.wav"), &out.join("take7.splat"), &[]);
 
     // A third run has nothing to do; --force does it all again.
     let o = wavesplat(&args);
@@ -401,20 +403,9 @@ fn a_file_bigger_than_the_memory_budget_is_streamed_to_the_same_events() {
         "streamed: no metrics"
     );
     assert!(rows["short.wav"]["mel_distance"].is_number());
-    let single = out.parent().unwrap().join("single.splat");
-    let o = wavesplat(&[
-        "encode",
-        s(&input.join("long.wav")),
-        "-o",
-        s(&single),
-        "--backend",
-        "cpu",
-        "--segment-seconds",
-        "2",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        std::fs::read(&single).unwrap(),
-        std::fs::read(out.join("long.splat")).unwrap()
+    assert_same_as_alone(
+        &input.join("long.wav"),
+        &out.join("long.splat"),
+        &["--segment-seconds", "2"],
     );
 }

@@ -58,16 +58,9 @@ impl BatchStats {
 }
 
 /// A [`Scorer`] whose rounds are scored by a [`ScoreService`].
+#[derive(Clone)]
 pub struct ScoreClient {
     sender: Sender<Request>,
-}
-
-impl Clone for ScoreClient {
-    fn clone(&self) -> Self {
-        ScoreClient {
-            sender: self.sender.clone(),
-        }
-    }
 }
 
 impl Scorer for ScoreClient {
@@ -200,14 +193,11 @@ impl<'a> ScoreService<'a> {
     }
 
     fn record(&self, batch: &[Request]) -> Result<(wgpu::SubmissionIndex, Vec<RecordedScore<'a>>)> {
-        let ctx = self.scorer.context();
-        let mut encoder = ctx.encoder("pursuit batch");
-        let recorded = batch
+        let requests: Vec<(&[f32], &ScoreShape)> = batch
             .iter()
-            .map(|r| self.scorer.record(&mut encoder, &r.residual, &r.shape))
-            .collect::<Result<Vec<_>>>()?;
-        let submission = ctx.submit("pursuit batch", encoder)?;
-        Ok((submission, recorded))
+            .map(|r| (r.residual.as_slice(), &r.shape))
+            .collect();
+        self.scorer.submit_batch(&requests)
     }
 
     fn count(&mut self, requests: usize) {

@@ -164,20 +164,26 @@ impl<'a> GpuScorer<'a> {
             .read_staging_after::<FramePick>(&staging, submission)
     }
 
-    /// The context the scorer runs on.
-    pub fn context(&self) -> &'a GpuContext {
-        self.ctx
-    }
-
-    /// Scores several residuals (say, windows of different files) in one
-    /// submission: one command buffer, one wait, one read-back.
-    pub fn score_batch(&self, requests: &[(&[f32], &ScoreShape)]) -> Result<Vec<Vec<FramePick>>> {
+    /// Records several residuals (say, windows of different files) into one
+    /// command buffer and submits it without waiting; [`GpuScorer::read`]
+    /// the results.
+    pub fn submit_batch(
+        &self,
+        requests: &[(&[f32], &ScoreShape)],
+    ) -> Result<(wgpu::SubmissionIndex, Vec<RecordedScore<'a>>)> {
         let mut encoder = self.ctx.encoder("pursuit batch");
         let recorded = requests
             .iter()
             .map(|(residual, shape)| self.record(&mut encoder, residual, shape))
             .collect::<Result<Vec<_>>>()?;
         let submission = self.ctx.submit("pursuit batch", encoder)?;
+        Ok((submission, recorded))
+    }
+
+    /// Scores several residuals in one submission: one command buffer, one
+    /// wait, one read-back.
+    pub fn score_batch(&self, requests: &[(&[f32], &ScoreShape)]) -> Result<Vec<Vec<FramePick>>> {
+        let (submission, recorded) = self.submit_batch(requests)?;
         self.read(&recorded, Some(submission))
     }
 }

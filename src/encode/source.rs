@@ -4,7 +4,7 @@
 //! samples from the earliest start still to come.
 
 use super::WORKING_RATE;
-use crate::audio::{MonoStream, scan_mono};
+use crate::audio::{MonoStream, StreamStats, scan_mono};
 use crate::error::{Error, Result};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -82,6 +82,16 @@ impl Streamed {
     pub fn open(path: &Path) -> Result<Self> {
         let clock = Instant::now();
         let stats = scan_mono(path, WORKING_RATE)?;
+        Self::scanned(path, &stats, clock.elapsed().as_secs_f64())
+    }
+
+    /// Opens `path` for the first pass with the `stats` of a scan already
+    /// made at [`WORKING_RATE`] (taking `scan_seconds`), so a caller that
+    /// scanned the file to size it does not decode it once more.
+    ///
+    /// # Errors
+    /// Those of [`MonoStream::open`].
+    pub fn scanned(path: &Path, stats: &StreamStats, scan_seconds: f64) -> Result<Self> {
         Ok(Streamed {
             path: path.into(),
             len: stats.len,
@@ -90,7 +100,7 @@ impl Streamed {
             buffer: Vec::new(),
             buffer_start: 0,
             peak: 0,
-            scan_seconds: clock.elapsed().as_secs_f64(),
+            scan_seconds,
         })
     }
 

@@ -5,7 +5,8 @@ use super::{CollectionReport, FileRow, Item, Plan, Status};
 use crate::error::{Error, Result};
 use crate::events::{self, EventList};
 use crate::metrics;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -57,25 +58,33 @@ fn row_from_list(item: &Item, list: &EventList, fingerprint: &str) -> FileRow {
     }
 }
 
-/// Removes what a killed run left half-written for `output`
-/// (`NAME.PID.tmp`, see [`crate::fsutil::temp_path_for`]).
-pub(super) fn remove_stale_temporaries(output: &Path) {
-    let (Some(dir), Some(name)) = (output.parent(), output.file_name()) else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let prefix = format!("{}.", name.to_string_lossy());
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = file
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-            .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
-        {
-            log::info!("removing {file}, left by an interrupted run (process {pid})");
-            let _ = std::fs::remove_file(entry.path());
+/// Removes what a killed run left half-written for the items' outputs
+/// (`NAME.PID.tmp`, see [`crate::fsutil::temp_path_for`]), reading each
+/// output folder once.
+pub(super) fn remove_stale_temporaries(items: &[Item]) {
+    let mut outputs: HashMap<&Path, HashSet<&OsStr>> = HashMap::new();
+    for item in items {
+        if let (Some(dir), Some(name)) = (item.output.parent(), item.output.file_name()) {
+            outputs.entry(dir).or_default().insert(name);
+        }
+    }
+    for (dir, names) in outputs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let Some((output, pid)) = file
+                .strip_suffix(".tmp")
+                .and_then(|rest| rest.rsplit_once('.'))
+                .filter(|(_, pid)| !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()))
+            else {
+                continue;
+            };
+            if names.contains(OsStr::new(output)) {
+                log::info!("removing {file}, left by an interrupted run (process {pid})");
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 }

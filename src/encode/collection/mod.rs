@@ -185,8 +185,8 @@ pub fn encode_collection(
     let journal = read_journal(&plan.journal_path());
     let mut rows: Vec<Option<FileRow>> = vec![None; plan.items.len()];
     let mut todo = Vec::new();
+    remove_stale_temporaries(&plan.items);
     for (i, item) in plan.items.iter().enumerate() {
-        remove_stale_temporaries(&item.output);
         match done_before(item, &journal, &fingerprint, options.force) {
             Some(row) => rows[i] = Some(row),
             None => todo.push(i),

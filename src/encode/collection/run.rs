@@ -56,7 +56,8 @@ enum Input {
 
 /// A decoded file on its way to an encoder.
 struct Decoded {
-    todo_index: usize,
+    /// Index into `plan.items`.
+    index: usize,
     input: Result<Input>,
     /// Memory budget held until the file is done.
     bytes: u64,
@@ -130,14 +131,15 @@ impl<'g> Run<'_, 'g> {
             if k >= self.todo.len() || self.stop.load(Ordering::SeqCst) {
                 return;
             }
-            let item = &self.plan.items[self.todo[k]];
+            let index = self.todo[k];
+            let item = &self.plan.items[index];
             let clock = Instant::now();
             let (input, bytes) = match self.read_input(item) {
                 Ok((input, bytes)) => (Ok(input), bytes),
                 Err(e) => (Err(e), 0),
             };
             let message = Decoded {
-                todo_index: k,
+                index,
                 input,
                 bytes,
                 decode_seconds: clock.elapsed().as_secs_f64(),
@@ -153,19 +155,15 @@ impl<'g> Run<'_, 'g> {
     /// alone is bigger than the budget, opened for streaming. Returns the
     /// input and the memory it holds.
     fn read_input(&self, item: &Item) -> Result<(Input, u64)> {
+        let clock = Instant::now();
         let stats = audio::scan_mono(&item.input, WORKING_RATE)?;
         // The decoded signal, the encoder's working copy and (for the
         // metrics) its rendering.
         let whole = 3 * 4 * stats.len as u64;
         if whole <= self.options.memory_budget {
-            self.memory.acquire(whole);
-            return match audio::load_mono(&item.input, Some(WORKING_RATE)) {
-                Ok(audio) => Ok((Input::Whole(audio), whole)),
-                Err(e) => {
-                    self.memory.release(whole);
-                    Err(e)
-                }
-            };
+            return self.holding(whole, || {
+                audio::load_mono(&item.input, Some(WORKING_RATE)).map(Input::Whole)
+            });
         }
         let fs = f64::from(WORKING_RATE);
         let window = self.options.encode.segment_seconds + 2.0 * crate::encode::SEGMENT_MARGIN;
@@ -176,14 +174,20 @@ impl<'g> Run<'_, 'g> {
             item.input.display(),
             stats.len as f64 / fs
         );
+        let scan_seconds = clock.elapsed().as_secs_f64();
+        self.holding(bytes, || {
+            Streamed::scanned(&item.input, &stats, scan_seconds)
+                .map(|s| Input::Streamed(Box::new(s)))
+        })
+    }
+
+    /// `open` run once `bytes` of the memory budget are ours; they are given
+    /// back if it fails, else held with what it returns.
+    fn holding(&self, bytes: u64, open: impl FnOnce() -> Result<Input>) -> Result<(Input, u64)> {
         self.memory.acquire(bytes);
-        match Streamed::open(&item.input) {
-            Ok(streamed) => Ok((Input::Streamed(Box::new(streamed)), bytes)),
-            Err(e) => {
-                self.memory.release(bytes);
-                Err(e)
-            }
-        }
+        open()
+            .map(|input| (input, bytes))
+            .inspect_err(|_| self.memory.release(bytes))
     }
 
     /// Encodes decoded files until the decoders are done.
@@ -196,7 +200,7 @@ impl<'g> Run<'_, 'g> {
         loop {
             let next = decoded.lock().unwrap_or_else(|e| e.into_inner()).recv();
             let Ok(file) = next else { return };
-            let index = self.todo[file.todo_index];
+            let index = file.index;
             let item = &self.plan.items[index];
             let row = if self.stop.load(Ordering::SeqCst) {
                 FileRow::empty(item, Status::NotRun, self.fingerprint)
