@@ -16,7 +16,8 @@ pub struct FolderArgs<'a> {
     pub output: &'a Path,
     pub shard: Option<Shard>,
     pub jobs: usize,
-    pub memory_mb: u64,
+    /// Bytes of decoded audio held at once.
+    pub memory_budget: u64,
     pub force: bool,
     pub metrics: bool,
     pub quiet: bool,
@@ -33,7 +34,7 @@ pub fn encode_folder(
     let settings = CollectionOptions {
         encode: options,
         jobs: args.jobs,
-        memory_budget: args.memory_mb.saturating_mul(1 << 20),
+        memory_budget: args.memory_budget,
         force: args.force,
         metrics: args.metrics,
         ..CollectionOptions::default()

@@ -60,9 +60,11 @@ pub struct EncodeArgs {
     /// Folder input: files encoded at once (on the GPU, their scoring rounds share submissions).
     #[arg(long, default_value_t = 4)]
     jobs: usize,
-    /// Folder input: MiB of decoded audio held at once (a bigger file still runs, alone).
-    #[arg(long, default_value_t = 2048)]
-    memory_mb: u64,
+    /// MiB of decoded audio held at once. A file that would need more is
+    /// streamed (its events are the same; its metrics are skipped, as they need
+    /// the whole signal); a folder run also waits for room before decoding the next file.
+    #[arg(long, default_value_t = 2048.0)]
+    memory_mb: f64,
     /// Folder input: re-encode files whose outputs already exist (a re-run skips them).
     #[arg(long)]
     force: bool,
@@ -120,6 +122,8 @@ struct Summary {
     timings: encode::StageTimings,
     segments: usize,
     device: String,
+    /// The file was streamed through the encoder rather than decoded whole.
+    streamed: bool,
 }
 
 impl std::fmt::Display for Summary {
@@ -140,6 +144,10 @@ impl std::fmt::Display for Summary {
                 writeln!(f, "STFT distance          {:.4}", m.stft_distance)?;
                 writeln!(f, "log-spectral distance  {:.2} dB", m.lsd_db)?;
             }
+            None if self.streamed => writeln!(
+                f,
+                "metrics                skipped: the file was streamed (it is over --memory-mb) and they need it whole"
+            )?,
             None => writeln!(f, "metrics                none: the clip is too short")?,
         }
         let t = &self.timings;
@@ -181,6 +189,59 @@ fn options(budget: &BudgetArgs, form: Form, seed: u32) -> EncodeOptions {
     }
 }
 
+/// Where the encoder runs: the GPU context, or the CPU when there is none.
+fn compute_on(ctx: Option<&wavesplat::gpu::GpuContext>) -> encode::Backend<'_> {
+    match ctx {
+        Some(ctx) => encode::Backend::Gpu(ctx),
+        None => encode::Backend::Cpu,
+    }
+}
+
+/// What an encode of `input` to `output` reports, once the file is written.
+struct Written<'a> {
+    input: &'a Path,
+    output: &'a Path,
+    options: &'a EncodeOptions,
+    report: EncodeReport,
+    samples: usize,
+    encode_seconds: f64,
+    device: String,
+}
+
+impl Written<'_> {
+    fn summary(self, metrics: Option<metrics::Metrics>, streamed: bool) -> Result<Summary> {
+        let bytes = std::fs::metadata(self.output)
+            .map_err(|e| Error::io(self.output, e))?
+            .len();
+        let seconds = self.samples as f64 / f64::from(WORKING_RATE);
+        let events = self.report.events.events.len();
+        Ok(Summary {
+            input: self.input.to_path_buf(),
+            output: self.output.to_path_buf(),
+            form: self.options.form.name().to_string(),
+            events,
+            events_per_second: events as f64 / seconds,
+            seconds,
+            bytes,
+            bitrate_kbps: metrics::bitrate_kbps(bytes, seconds)?,
+            metrics: metrics.map(|m| m.with_bitrate(bytes)).transpose()?,
+            encode_seconds: self.encode_seconds,
+            realtime_factor: seconds / self.encode_seconds.max(1e-9),
+            timings: self.report.timings,
+            segments: self.report.segments,
+            device: self.device,
+            streamed,
+        })
+    }
+}
+
+fn device_name(ctx: Option<&wavesplat::gpu::GpuContext>) -> String {
+    match ctx {
+        Some(ctx) => ctx.summary().name.clone(),
+        None => "the CPU".to_string(),
+    }
+}
+
 /// Encodes `input` to `output`, renders the written file and measures it.
 fn encode_file(
     input: &Path,
@@ -192,17 +253,15 @@ fn encode_file(
     encode::Encoder::new(encode::Backend::Cpu, options)?;
     let clip = audio::load_mono(input, Some(WORKING_RATE))?;
     let ctx = crate::render_cli::context_for(backend)?;
-    let compute = match &ctx {
-        Some(ctx) => encode::Backend::Gpu(ctx),
-        None => encode::Backend::Cpu,
-    };
     let clock = Instant::now();
-    let report: EncodeReport = encode::encode(compute, &clip.samples, WORKING_RATE, options)?;
+    let report = encode::encode(
+        compute_on(ctx.as_ref()),
+        &clip.samples,
+        WORKING_RATE,
+        options,
+    )?;
     let encode_seconds = clock.elapsed().as_secs_f64();
     events::write(output, &report.events, options.form)?;
-    let bytes = std::fs::metadata(output)
-        .map_err(|e| Error::io(output, e))?
-        .len();
     let decoded = events::read(output)?;
     let rendered = crate::render_cli::render_events(
         ctx.as_ref(),
@@ -210,32 +269,87 @@ fn encode_file(
         decoded.rate,
         clip.samples.len(),
     )?;
-    let seconds = clip.samples.len() as f64 / f64::from(WORKING_RATE);
     let metrics = if clip.samples.len() >= metrics::MIN_SAMPLES {
-        Some(metrics::evaluate(&clip.samples, &rendered, WORKING_RATE)?.with_bitrate(bytes)?)
+        Some(metrics::evaluate(&clip.samples, &rendered, WORKING_RATE)?)
     } else {
         None
     };
-    let summary = Summary {
-        input: input.to_path_buf(),
-        output: output.to_path_buf(),
-        form: options.form.name().to_string(),
-        events: report.events.events.len(),
-        events_per_second: report.events.events.len() as f64 / seconds,
-        seconds,
-        bytes,
-        bitrate_kbps: metrics::bitrate_kbps(bytes, seconds)?,
-        metrics,
+    let written = Written {
+        input,
+        output,
+        options,
+        report,
+        samples: clip.samples.len(),
         encode_seconds,
-        realtime_factor: seconds / encode_seconds.max(1e-9),
-        timings: report.timings,
-        segments: report.segments,
-        device: match &ctx {
-            Some(ctx) => ctx.summary().name.clone(),
-            None => "the CPU".to_string(),
-        },
+        device: device_name(ctx.as_ref()),
     };
-    Ok((summary, rendered))
+    Ok((written.summary(metrics, false)?, rendered))
+}
+
+/// Encodes `input`, already scanned (`stats`, in `scan_seconds`), to `output`
+/// through the streaming source: about one analysis window is held at a time.
+fn encode_streamed(
+    input: &Path,
+    output: &Path,
+    options: &EncodeOptions,
+    backend: RenderBackend,
+    stats: &audio::StreamStats,
+    scan_seconds: f64,
+) -> Result<Summary> {
+    let ctx = crate::render_cli::context_for(backend)?;
+    let mut source = encode::source::Streamed::scanned(input, stats, scan_seconds)?;
+    let clock = Instant::now();
+    let report =
+        encode::Encoder::new(compute_on(ctx.as_ref()), options)?.run_source(&mut source)?;
+    let encode_seconds = clock.elapsed().as_secs_f64();
+    events::write(output, &report.events, options.form)?;
+    let written = Written {
+        input,
+        output,
+        options,
+        report,
+        samples: stats.len,
+        encode_seconds,
+        device: device_name(ctx.as_ref()),
+    };
+    written.summary(None, true)
+}
+
+/// `--memory-mb` in bytes; not positive or not a number is an error.
+fn memory_budget(memory_mb: f64) -> Result<u64> {
+    if !(memory_mb.is_finite() && memory_mb > 0.0) {
+        return Err(Error::invalid(
+            "--memory-mb",
+            format!("{memory_mb} is not a positive number of MiB"),
+        ));
+    }
+    Ok((memory_mb * f64::from(1u32 << 20)) as u64)
+}
+
+/// Encodes one file: whole when it fits `--memory-mb`, else streamed.
+fn encode_one(args: &EncodeArgs, options: &EncodeOptions) -> Result<Summary> {
+    let budget = memory_budget(args.memory_mb)?;
+    // Options first: a bad option is reported before the work.
+    encode::Encoder::new(encode::Backend::Cpu, options)?;
+    let clock = Instant::now();
+    let stats = audio::scan_mono(&args.input, WORKING_RATE)?;
+    if encode::source::whole_file_bytes(stats.len) <= budget {
+        return Ok(encode_file(&args.input, &args.out, options, args.budget.backend)?.0);
+    }
+    log::info!(
+        "{}: {:.0} MiB decoded is over --memory-mb {}; streaming it",
+        args.input.display(),
+        encode::source::whole_file_bytes(stats.len) as f64 / f64::from(1u32 << 20),
+        args.memory_mb
+    );
+    encode_streamed(
+        &args.input,
+        &args.out,
+        options,
+        args.budget.backend,
+        &stats,
+        clock.elapsed().as_secs_f64(),
+    )
 }
 
 pub fn encode(args: &EncodeArgs) -> Result<()> {
@@ -261,7 +375,7 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
             ),
         ));
     }
-    let (summary, _) = encode_file(&args.input, &args.out, &opts, args.budget.backend)?;
+    let summary = encode_one(args, &opts)?;
     if args.json {
         let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
         println!("{text}");
@@ -280,7 +394,7 @@ fn encode_folder(args: &EncodeArgs, options: EncodeOptions) -> Result<()> {
         output: &args.out,
         shard: args.shard,
         jobs: args.jobs,
-        memory_mb: args.memory_mb,
+        memory_budget: memory_budget(args.memory_mb)?,
         force: args.force,
         metrics: !args.no_metrics,
         quiet: args.quiet,

@@ -87,6 +87,8 @@ fn encode_refuses_what_it_cannot_do() {
         (vec!["--kbps", "0"], "positive"),
         (vec!["--kbps", "4", "--form", "json"], "binary form"),
         (vec!["--segment-seconds", "0.1"], "segment length"),
+        (vec!["--memory-mb", "0"], "memory-mb"),
+        (vec!["--memory-mb", "NaN"], "memory-mb"),
     ] {
         let mut all = vec!["encode", s(&input), "-o", s(&out), "--backend", "cpu"];
         all.extend(args.iter().copied());
@@ -104,6 +106,54 @@ fn encode_refuses_what_it_cannot_do() {
     let o = wavesplat(&["encode", s(&silent), "-o", s(&out), "--backend", "cpu"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(events::read(&out).unwrap().events.is_empty());
+}
+
+#[test]
+fn a_file_over_the_memory_budget_is_streamed_to_the_same_events() {
+    let dir = scratch("encode_streamed");
+    let input = excerpt(&dir); // 2 s: 0.5 MiB held whole
+    let encode = |out: &std::path::Path, extra: &[&str]| {
+        let mut all = vec!["encode", s(&input), "-o", s(out), "--kbps", "3"];
+        all.extend(["--backend", "cpu", "--json"]);
+        all.extend(extra);
+        let o = wavesplat(&all);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let whole = dir.join("whole.splat");
+    let summary = encode(&whole, &["--memory-mb", "1"]);
+    assert_eq!(summary["streamed"], false);
+    assert!(summary["metrics"].is_object());
+
+    let streamed = dir.join("streamed.splat");
+    let summary = encode(&streamed, &["--memory-mb", "0.25"]);
+    assert_eq!(summary["streamed"], true);
+    assert!(
+        summary["metrics"].is_null(),
+        "metrics need the whole signal"
+    );
+    assert!((summary["seconds"].as_f64().unwrap() - 2.0).abs() < 1e-3);
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&streamed).unwrap(),
+        "streaming changes nothing in the events"
+    );
+
+    let o = wavesplat(&[
+        "encode",
+        s(&input),
+        "-o",
+        s(&streamed),
+        "--kbps",
+        "3",
+        "--backend",
+        "cpu",
+        "--memory-mb",
+        "0.25",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("skipped: the file was streamed"), "{text}");
 }
 
 #[test]

@@ -40,6 +40,12 @@ pub trait SignalSource {
 /// A prepared signal held whole.
 pub struct InMemory(pub Vec<f32>);
 
+/// Memory a whole-file encode of `samples` samples holds: the decoded signal,
+/// the encoder's working copy and the rendering the metrics compare it with.
+pub fn whole_file_bytes(samples: usize) -> u64 {
+    3 * 4 * samples as u64
+}
+
 impl SignalSource for InMemory {
     fn len(&self) -> usize {
         self.0.len()

@@ -157,9 +157,7 @@ impl<'g> Run<'_, 'g> {
     fn read_input(&self, item: &Item) -> Result<(Input, u64)> {
         let clock = Instant::now();
         let stats = audio::scan_mono(&item.input, WORKING_RATE)?;
-        // The decoded signal, the encoder's working copy and (for the
-        // metrics) its rendering.
-        let whole = 3 * 4 * stats.len as u64;
+        let whole = crate::encode::source::whole_file_bytes(stats.len);
         if whole <= self.options.memory_budget {
             return self.holding(whole, || {
                 audio::load_mono(&item.input, Some(WORKING_RATE)).map(Input::Whole)
