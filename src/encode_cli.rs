@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wavesplat::audio::{self, WavFormat};
 use wavesplat::encode::collection::Shard;
+use wavesplat::encode::retry::with_gpu_retry;
 use wavesplat::encode::{self, Budget, EncodeOptions, EncodeReport, WORKING_RATE};
 use wavesplat::events::{self, Form};
 use wavesplat::{Error, Result, metrics};
@@ -235,6 +236,10 @@ impl Written<'_> {
     }
 }
 
+fn device_lost(ctx: Option<&wavesplat::gpu::GpuContext>) -> bool {
+    ctx.is_some_and(|ctx| ctx.check_lost().is_err())
+}
+
 fn device_name(ctx: Option<&wavesplat::gpu::GpuContext>) -> String {
     match ctx {
         Some(ctx) => ctx.summary().name.clone(),
@@ -254,11 +259,11 @@ fn encode_file(
     let clip = audio::load_mono(input, Some(WORKING_RATE))?;
     let ctx = crate::render_cli::context_for(backend)?;
     let clock = Instant::now();
-    let report = encode::encode(
-        compute_on(ctx.as_ref()),
-        &clip.samples,
-        WORKING_RATE,
-        options,
+    let report = with_gpu_retry(
+        *options,
+        || device_lost(ctx.as_ref()),
+        |o| encode::encode(compute_on(ctx.as_ref()), &clip.samples, WORKING_RATE, o),
+        input,
     )?;
     let encode_seconds = clock.elapsed().as_secs_f64();
     events::write(output, &report.events, options.form)?;
@@ -299,8 +304,12 @@ fn encode_streamed(
     let ctx = crate::render_cli::context_for(backend)?;
     let mut source = encode::source::Streamed::scanned(input, stats, scan_seconds)?;
     let clock = Instant::now();
-    let report =
-        encode::Encoder::new(compute_on(ctx.as_ref()), options)?.run_source(&mut source)?;
+    let report = with_gpu_retry(
+        *options,
+        || device_lost(ctx.as_ref()),
+        |o| encode::Encoder::new(compute_on(ctx.as_ref()), o)?.run_source(&mut source),
+        input,
+    )?;
     let encode_seconds = clock.elapsed().as_secs_f64();
     events::write(output, &report.events, options.form)?;
     let written = Written {

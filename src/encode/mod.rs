@@ -28,6 +28,7 @@ pub mod dictionary;
 pub mod gpu;
 pub mod pursuit;
 pub mod refine;
+pub mod retry;
 pub mod segments;
 pub mod source;
 pub mod templates;
