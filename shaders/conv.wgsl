@@ -92,8 +92,7 @@ fn spectra(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
     if (!locate_group(wg)) {
         return;
     }
-    fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
-    fft_store_real_bins(tid);
+    fft_forward_real(tid);
 }
 
 // One invocation per (bin, output block, signal): the complex multiply-

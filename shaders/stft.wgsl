@@ -121,6 +121,5 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
     if (!begin_group(workgroup_index(wg))) {
         return;
     }
-    fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
-    fft_store_real_bins(tid);
+    fft_forward_real(tid);
 }

@@ -47,7 +47,8 @@ fn store_bin(i: u32, k: u32, y: vec2<f32>) {
 }
 
 // The sum of `value` over the workgroup, through the FFT's exchange memory
-// (free again once fft_run has returned: its last exchange ends in a barrier).
+// (unused by a generated transform, and free again once the shared FFT has
+// returned: its last exchange ends in a barrier).
 fn workgroup_sum(tid: u32, value: f32) -> f32 {
     fft_sh_store(tid, vec2<f32>(value, 0.0), 0u);
     workgroupBarrier();
@@ -69,8 +70,7 @@ fn loss_frames(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id)
     if (!begin_group(group)) {
         return;
     }
-    fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
-    fft_store_real_bins(tid);
+    fft_forward_real(tid);
     let total = workgroup_sum(tid, loss_sum);
     if (tid == 0u) {
         partials[group] = total;

@@ -27,6 +27,9 @@ fn every_shader_instantiation_validates() {
             .flat_map(|s| [FftDevice::gpu(s), FftDevice::software(s)])
         {
             let plan = FftPlan::new(n, device).unwrap();
+            // The real-forward kernels also with their own plan (generated
+            // as straight-line code on software devices for small frames).
+            let forward = FftPlan::real_forward(n, device).unwrap();
             for format in [
                 SpectrumFormat::Complex,
                 SpectrumFormat::Magnitude,
@@ -34,9 +37,13 @@ fn every_shader_instantiation_validates() {
                 SpectrumFormat::Db,
             ] {
                 let extra = stft_constants(&StftConfig::new(n, n / 4).with_format(format));
-                let text = compose_fft_kernel(&plan, &extra, shader::STFT_WGSL);
-                check(format!("stft.{}.{format:?}", plan.key()), text);
+                for p in [&plan, &forward] {
+                    let text = compose_fft_kernel(p, &extra, shader::STFT_WGSL);
+                    check(format!("stft.{}.{format:?}", p.key()), text);
+                }
             }
+            let text = compose_fft_kernel(&forward, LOSS_CONSTANTS, &loss_kernel_source());
+            check(format!("stft_loss.{}", forward.key()), text);
             let text = compose_fft_kernel(&plan, "", shader::ISTFT_WGSL);
             check(format!("istft.{}", plan.key()), text);
             let text = compose_fft_kernel(&plan, LOSS_CONSTANTS, &loss_kernel_source());

@@ -25,6 +25,11 @@ pub struct FftDevice {
     /// pressure), 64 on CPU rasterisers, where every exchange through
     /// workgroup memory is a per-lane loop and fewer, larger passes pay.
     pub slots: u32,
+    /// Largest M for which a real forward transform is generated as
+    /// straight-line code, one frame per invocation ([`FftPlan::real_forward`]):
+    /// 128 on CPU rasterisers (n_fft <= 256; bigger frames compile slowly),
+    /// 0 on GPUs, which need many invocations a frame to coalesce memory.
+    pub generated_up_to: u32,
 }
 
 impl FftDevice {
@@ -33,6 +38,7 @@ impl FftDevice {
         FftDevice {
             workgroup_storage,
             slots: 32,
+            generated_up_to: 0,
         }
     }
 
@@ -41,6 +47,7 @@ impl FftDevice {
         FftDevice {
             workgroup_storage,
             slots: 64,
+            generated_up_to: 128,
         }
     }
 }
@@ -80,6 +87,11 @@ pub struct FftPlan {
     pub last_radix_log2: u32,
     /// Exchange real and imaginary parts in two rounds to fit workgroup memory.
     pub split: bool,
+    /// The real forward transform is written out as straight-line code
+    /// (src/gpu/fft_gen.rs), one whole frame an invocation; the shared FFT's
+    /// passes are not used and workgroup memory holds one value an invocation
+    /// (for kernels that reduce through it).
+    pub generated: bool,
 }
 
 impl FftPlan {
@@ -109,6 +121,7 @@ impl FftPlan {
         }
         let (first_radix_log2, last_radix_log2, passes) = choose_radices(m.trailing_zeros(), slots);
         Ok(FftPlan {
+            generated: false,
             n_fft: n_fft as u32,
             m,
             frames_per_group: elements / m,
@@ -121,6 +134,47 @@ impl FftPlan {
         })
     }
 
+    /// The plan for a kernel that only runs real forward transforms
+    /// (`fft_forward_real`): written out as straight-line code, one frame an
+    /// invocation, where the device asks for it at this size; else [`FftPlan::new`].
+    ///
+    /// # Errors
+    /// Those of [`FftPlan::new`].
+    pub fn real_forward(n_fft: usize, device: FftDevice) -> Result<Self> {
+        let plan = Self::new(n_fft, device)?;
+        if plan.m > device.generated_up_to {
+            return Ok(plan);
+        }
+        // The shared FFT's constants stay valid (its code is compiled, not run).
+        let (first_radix_log2, last_radix_log2, passes) =
+            choose_radices(plan.m.trailing_zeros(), plan.m);
+        Ok(FftPlan {
+            frames_per_group: MIN_THREADS,
+            threads: MIN_THREADS,
+            slots: plan.m,
+            passes,
+            first_radix_log2,
+            last_radix_log2,
+            split: false,
+            generated: true,
+            ..plan
+        })
+    }
+
+    /// Complex values in the workgroup exchange array.
+    fn exchanged(&self) -> u32 {
+        if self.generated {
+            self.threads
+        } else {
+            self.frames_per_group * self.m
+        }
+    }
+
+    /// Bytes of workgroup memory the exchange array takes.
+    pub fn workgroup_bytes(&self) -> u32 {
+        self.exchanged() * if self.split { 4 } else { 8 }
+    }
+
     /// Workgroups needed for `frames` transforms.
     pub fn groups_for(&self, frames: usize) -> u32 {
         frames.div_ceil(self.frames_per_group as usize) as u32
@@ -129,16 +183,17 @@ impl FftPlan {
     /// A key naming this plan in pipeline caches.
     pub fn key(&self) -> String {
         format!(
-            "n{}r{}{}",
+            "n{}r{}{}{}",
             self.n_fft,
             self.slots,
-            if self.split { "s" } else { "" }
+            if self.split { "s" } else { "" },
+            if self.generated { "g" } else { "" }
         )
     }
 
     /// The constant block `shaders/fft.wgsl` expects (keep the names in sync).
     pub fn wgsl_constants(&self) -> String {
-        let elements = self.frames_per_group * self.m;
+        let elements = self.exchanged();
         format!(
             "const FFT_M: u32 = {}u;\nconst FFT_LOG2_M: u32 = {}u;\nconst FFT_FRAMES: u32 = {}u;\n\
              const FFT_THREADS: u32 = {}u;\nconst FFT_SLOTS: u32 = {}u;\nconst FFT_PASSES: u32 = {}u;\n\
@@ -215,8 +270,20 @@ mod tests {
                     "{context}"
                 );
                 assert!(p.threads <= 256, "default invocation limit: {context}");
-                let bytes = p.frames_per_group * p.m * if p.split { 4 } else { 8 };
-                assert!(bytes <= device.workgroup_storage, "{context}");
+                assert!(p.workgroup_bytes() <= device.workgroup_storage, "{context}");
+                assert!(!p.generated, "only real_forward generates: {context}");
+                let r = FftPlan::real_forward(n, device).unwrap();
+                if r.generated {
+                    assert!(r.m <= device.generated_up_to, "{context}");
+                    assert_eq!((r.slots, r.frames_per_group), (r.m, r.threads), "{context}");
+                    assert!(
+                        r.workgroup_bytes() >= r.threads * 4,
+                        "room to reduce: {context}"
+                    );
+                    assert!(r.workgroup_bytes() <= device.workgroup_storage, "{context}");
+                } else {
+                    assert_eq!(r, p, "{context}");
+                }
             }
             n *= 2;
         }

@@ -8,6 +8,7 @@ mod buffers;
 mod context;
 pub mod copy;
 pub mod fft;
+pub mod fft_gen;
 pub mod large_fft;
 pub mod shader;
 pub mod timing;

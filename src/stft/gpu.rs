@@ -245,7 +245,7 @@ fn prepare_resolution<'a>(
     len: usize,
     cfg: &StftConfig,
 ) -> Result<Resolution<'a>> {
-    let plan = FftPlan::new(cfg.n_fft, ctx.fft_device())?;
+    let plan = FftPlan::real_forward(cfg.n_fft, ctx.fft_device())?;
     let pipeline = crate::gpu::fft::pipeline(
         ctx,
         "stft",

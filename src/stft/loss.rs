@@ -265,6 +265,7 @@ struct GpuResolution<'a> {
     inverse_group: wgpu::BindGroup,
     adjoint_group: wgpu::BindGroup,
     frame_groups: (u32, u32),
+    inverse_frame_groups: (u32, u32),
     sample_groups: (u32, u32),
 }
 
@@ -387,7 +388,7 @@ impl<'a> LossJob<'a> {
         for (r, forward_group) in self.resolutions.iter().zip(&forward_groups) {
             for (pipeline, group, size) in [
                 (&r.forward, forward_group, r.frame_groups),
-                (&r.inverse, &r.inverse_group, r.frame_groups),
+                (&r.inverse, &r.inverse_group, r.inverse_frame_groups),
                 (&r.adjoint, &r.adjoint_group, r.sample_groups),
             ] {
                 pass.set_pipeline(pipeline);
@@ -451,7 +452,7 @@ fn prepare_resolution<'a>(
     shape: Shape,
     gradient: &PooledBuffer<'a>,
 ) -> Result<GpuResolution<'a>> {
-    let plan = FftPlan::new(cfg.n_fft, ctx.fft_device())?;
+    let plan = FftPlan::real_forward(cfg.n_fft, ctx.fft_device())?;
     let frames = cfg.frames(shape.len);
     let frame_bytes = (frames * cfg.n_fft * 4) as u64;
     if frame_bytes.max(target.len() as u64 * 8) > ctx.max_binding() {
@@ -469,10 +470,17 @@ fn prepare_resolution<'a>(
         LOSS_CONSTANTS,
         "loss_frames",
     )?;
-    let istft = |entry| fft::pipeline(ctx, "istft", shader::ISTFT_WGSL, &plan, "", entry);
+    // The inverse runs on the shared FFT's plan, which may lay frames out
+    // differently from a generated forward one.
+    let inverse_plan = FftPlan::new(cfg.n_fft, ctx.fft_device())?;
+    let istft = |entry| fft::pipeline(ctx, "istft", shader::ISTFT_WGSL, &inverse_plan, "", entry);
     let (inverse, adjoint) = (istft("inverse_frames")?, istft("overlap_add_adjoint")?);
     let groups = plan.groups_for(frames);
     let frame_groups = dispatch_2d(groups, ctx.max_groups_per_dimension());
+    let inverse_frame_groups = dispatch_2d(
+        inverse_plan.groups_for(frames),
+        ctx.max_groups_per_dimension(),
+    );
     let samples = (shape.len as u32).div_ceil(LINEAR_WORKGROUP);
     let stft_params = StftParams {
         signal_len: shape.len as u32,
@@ -497,7 +505,7 @@ fn prepare_resolution<'a>(
         hop: cfg.hop as u32,
         out_len: shape.len as u32,
         signals: 1,
-        groups_x: frame_groups.0,
+        groups_x: inverse_frame_groups.0,
         accumulate: u32::from(shape.accumulate),
         _pad: 0,
     };
@@ -538,6 +546,7 @@ fn prepare_resolution<'a>(
         inverse_group,
         adjoint_group,
         frame_groups,
+        inverse_frame_groups,
         sample_groups: dispatch_2d(samples, ctx.max_groups_per_dimension()),
     })
 }
