@@ -3,13 +3,18 @@
 //
 // A real frame of N = 2 FFT_M samples is packed as z[n] = x[2n] + i x[2n+1];
 // the kernel's fft_source returns that packing and it calls
-// fft_forward_real(tid) (src/gpu/shader.rs writes it: fft_run(tid,
-// FFT_LAYOUT_REAL_PAIRS), then fft_store_real_bins(tid); or, for a generated
-// plan, straight-line code from src/gpu/fft_gen.rs in place of both), which
+// fft_forward_real(tid) (below; for a generated plan the host includes
+// straight-line code from src/gpu/fft_gen.rs instead of this file), which
 // hands every one-sided bin k in 0..=FFT_M of every valid frame, exactly once
 // (the STFT loss sums a term per bin), to the kernel's callbacks:
 //   fn fft_store_bin(frame: u32, k: u32, x: vec2<f32>)
 //   fn fft_frame_valid(frame: u32) -> bool   (frames past the end are skipped)
+
+// The forward transform of the workgroup's frames, every bin handed to the kernel.
+fn fft_forward_real(tid: u32) {
+    fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
+    fft_store_real_bins(tid);
+}
 
 // Hands every bin of the workgroup's frames to fft_store_bin.
 fn fft_store_real_bins(tid: u32) {

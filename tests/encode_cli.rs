@@ -112,21 +112,23 @@ fn encode_refuses_what_it_cannot_do() {
 fn a_file_over_the_memory_budget_is_streamed_to_the_same_events() {
     let dir = scratch("encode_streamed");
     let input = excerpt(&dir); // 2 s: 0.5 MiB held whole
+    // Encodes to `out` with `extra` options; returns what it printed.
     let encode = |out: &std::path::Path, extra: &[&str]| {
         let mut all = vec!["encode", s(&input), "-o", s(out), "--kbps", "3"];
-        all.extend(["--backend", "cpu", "--json"]);
+        all.extend(["--backend", "cpu"]);
         all.extend(extra);
         let o = wavesplat(&all);
         assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+        o.stdout
     };
+    let json = |stdout: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&stdout).unwrap();
     let whole = dir.join("whole.splat");
-    let summary = encode(&whole, &["--memory-mb", "1"]);
+    let summary = json(encode(&whole, &["--memory-mb", "1", "--json"]));
     assert_eq!(summary["streamed"], false);
     assert!(summary["metrics"].is_object());
 
     let streamed = dir.join("streamed.splat");
-    let summary = encode(&streamed, &["--memory-mb", "0.25"]);
+    let summary = json(encode(&streamed, &["--memory-mb", "0.25", "--json"]));
     assert_eq!(summary["streamed"], true);
     assert!(
         summary["metrics"].is_null(),
@@ -139,20 +141,8 @@ fn a_file_over_the_memory_budget_is_streamed_to_the_same_events() {
         "streaming changes nothing in the events"
     );
 
-    let o = wavesplat(&[
-        "encode",
-        s(&input),
-        "-o",
-        s(&streamed),
-        "--kbps",
-        "3",
-        "--backend",
-        "cpu",
-        "--memory-mb",
-        "0.25",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = String::from_utf8_lossy(&o.stdout);
+    let stdout = encode(&streamed, &["--memory-mb", "0.25"]);
+    let text = String::from_utf8_lossy(&stdout);
     assert!(text.contains("skipped: the file was streamed"), "{text}");
 }
 

@@ -35,27 +35,19 @@ pub fn compose(parts: &[&str]) -> String {
 
 /// An FFT kernel's full source: the plan's constants, the kernel's own
 /// constants (`extra`), the shared FFT, then when the kernel runs real
-/// forward transforms (it calls `fft_forward_real`) the real-transform
-/// unpacking and `fft_forward_real` itself (the shared FFT's passes and
-/// unpacking, or for a generated plan the straight-line transform of
-/// [`super::fft_gen`]), then the kernel.
+/// forward transforms (it calls `fft_forward_real`) their definition
+/// (`shaders/fft_real.wgsl` on the shared FFT, or for a generated plan the
+/// straight-line transform of [`super::fft_gen`]), then the kernel.
 pub fn compose_fft_kernel(plan: &super::fft::FftPlan, extra: &str, kernel: &str) -> String {
     let real = if !kernel.contains("fft_forward_real") {
         String::new()
     } else if plan.generated {
         super::fft_gen::real_forward_wgsl(plan.m)
     } else {
-        format!("{FFT_REAL_WGSL}\n{SHARED_REAL_FORWARD}")
+        FFT_REAL_WGSL.to_string()
     };
     compose(&[&plan.wgsl_constants(), extra, FFT_WGSL, &real, kernel])
 }
-
-/// `fft_forward_real` on the shared FFT (plans that are not generated).
-const SHARED_REAL_FORWARD: &str = "fn fft_forward_real(tid: u32) {
-    fft_run(tid, FFT_LAYOUT_REAL_PAIRS);
-    fft_store_real_bins(tid);
-}
-";
 
 /// Parses and validates WGSL with naga; the error carries every message with
 /// its source location.
