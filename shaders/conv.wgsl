@@ -49,10 +49,7 @@ var<private> group_first_frame: u32;
 
 // Samples 2n and 2n + 1 of a forward frame.
 fn window_pair(frame: u32, n: u32) -> vec2<f32> {
-    let j = group_first_frame + frame;
-    if (j >= params.frames) {
-        return vec2<f32>(0.0);
-    }
+    let j = min(group_first_frame + frame, params.frames - 1u); // see fft_source in fft.wgsl
     let base = group_source * params.window_len + j * params.hop;
     let t = 2u * n;
     let even = select(0.0, samples[base + t], t < params.take);
@@ -62,10 +59,7 @@ fn window_pair(frame: u32, n: u32) -> vec2<f32> {
 
 // Element n of an inverse frame's packed input, from the accumulated bins.
 fn acc_pair(frame: u32, n: u32) -> vec2<f32> {
-    let j = group_first_frame + frame;
-    if (j >= params.out_blocks) {
-        return vec2<f32>(0.0);
-    }
+    let j = min(group_first_frame + frame, params.out_blocks - 1u); // see fft_source in fft.wgsl
     let row = (group_source * params.out_blocks + j) * BINS;
     return fft_inverse_input(n, acc[row + n], acc[row + FFT_M - n]);
 }

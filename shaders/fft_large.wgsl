@@ -42,10 +42,7 @@ fn source_index(g: u32, n: u32) -> u32 {
 }
 
 fn fft_source(frame: u32, n: u32) -> vec2<f32> {
-    let g = group_first_frame + frame;
-    if (g >= params.frames) {
-        return vec2<f32>(0.0);
-    }
+    let g = min(group_first_frame + frame, params.frames - 1u); // see fft_source in fft.wgsl
     let x = src[source_index(g, n)];
     // The inverse conjugates the input once, on the way into the columns.
     return select(x, conj(x), STEP_COLUMNS && params.inverse == 1u);

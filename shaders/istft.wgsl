@@ -34,10 +34,7 @@ struct IstftParams {
 var<private> group_first_frame: u32;
 
 fn fft_source(frame: u32, k: u32) -> vec2<f32> {
-    let g = group_first_frame + frame;
-    if (g >= params.total_frames) {
-        return vec2<f32>(0.0);
-    }
+    let g = min(group_first_frame + frame, params.total_frames - 1u); // see fft_source in fft.wgsl
     let bins = g * (FFT_M + 1u);
     return fft_inverse_input(k, spectra[bins + k], spectra[bins + FFT_M - k]);
 }

@@ -51,10 +51,7 @@ fn reflect_index(t: i32, len: i32) -> i32 {
 }
 
 fn fft_source(frame: u32, n: u32) -> vec2<f32> {
-    let f = group_first_frame + frame;
-    if (f >= params.frames) {
-        return vec2<f32>(0.0);
-    }
+    let f = min(group_first_frame + frame, params.frames - 1u); // see fft_source in fft.wgsl
     let len = i32(params.signal_len);
     let base = i32((params.first_signal + group_signal) * params.signal_len);
     let t = i32((params.first_frame + f) * params.hop) - i32(FFT_M) + 2 * i32(n);

@@ -27,8 +27,9 @@ pub struct FftDevice {
     pub slots: u32,
     /// Largest M for which a real forward transform is generated as
     /// straight-line code, one frame per invocation ([`FftPlan::real_forward`]):
-    /// 128 on CPU rasterisers (n_fft <= 256; bigger frames compile slowly),
-    /// 0 on GPUs, which need many invocations a frame to coalesce memory.
+    /// 256 on CPU rasterisers (n_fft <= 512: lavapipe's first compile of a
+    /// 512-point pipeline takes about 10 s, of a 1024-point one 45 s), 0 on
+    /// GPUs, which need many invocations a frame to coalesce memory.
     pub generated_up_to: u32,
 }
 
@@ -47,7 +48,7 @@ impl FftDevice {
         FftDevice {
             workgroup_storage,
             slots: 64,
-            generated_up_to: 128,
+            generated_up_to: 256,
         }
     }
 }

@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn the_written_out_algorithm_is_the_real_dft() {
-        for m in [2usize, 8, 64, 128] {
+        for m in [2usize, 8, 64, 128, 256] {
             let n = 2 * m;
             let x: Vec<f64> = (0..n)
                 .map(|t| ((t * 7919) % 101) as f64 / 50.0 - 1.0)
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn every_bin_is_stored_once_and_every_value_defined_before_use() {
-        for m in [2u32, 8, 128] {
+        for m in [2u32, 8, 128, 256] {
             let source = real_forward_wgsl(m);
             for k in 0..=m {
                 let stores = source.matches(&format!("fft_store_bin(tid, {k}u,")).count();
