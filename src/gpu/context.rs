@@ -26,6 +26,50 @@ pub struct GpuOptions {
     /// rasteriser (`Some(true)`) whatever the adapter is; tests use it to run
     /// both plans on one device.
     pub plan_as_software: Option<bool>,
+    /// Largest n_fft whose real forward transform is written out as
+    /// straight-line code on CPU rasterisers (see
+    /// [`super::fft::FftDevice::generated_up_to`]); `None` reads
+    /// [`GENERATED_FFT_ENV`], else [`DEFAULT_GENERATED_FFT`].
+    pub generated_fft_up_to: Option<usize>,
+}
+
+/// Environment variable overriding the largest straight-line transform on
+/// CPU rasterisers: a power of two n_fft, or 0 for none.
+pub const GENERATED_FFT_ENV: &str = "WAVESPLAT_GENERATED_FFT";
+
+/// By default n_fft up to 512 is written out: lavapipe compiles a 512-point
+/// transform in about 10 s (once; Mesa caches it), a 1024-point one in 45-55 s.
+pub const DEFAULT_GENERATED_FFT: usize = 512;
+
+/// The largest straight-line n_fft from `text` ([`GENERATED_FFT_ENV`]'s value).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the variable unless `text` is 0 or a
+/// supported FFT size.
+pub fn parse_generated_fft(text: &str) -> Result<usize> {
+    let sizes = super::fft::MIN_N_FFT..=super::fft::MAX_N_FFT;
+    match text.trim().parse::<usize>() {
+        Ok(n) if n == 0 || (n.is_power_of_two() && sizes.contains(&n)) => Ok(n),
+        _ => Err(Error::invalid(
+            GENERATED_FFT_ENV,
+            format!(
+                "{text:?} is not 0 or a power of two from {} to {}",
+                sizes.start(),
+                sizes.end()
+            ),
+        )),
+    }
+}
+
+/// The largest straight-line n_fft `options` ask for, or the environment's.
+fn generated_fft_up_to(options: &GpuOptions) -> Result<usize> {
+    if let Some(n) = options.generated_fft_up_to {
+        return parse_generated_fft(&n.to_string());
+    }
+    match std::env::var(GENERATED_FFT_ENV) {
+        Ok(text) => parse_generated_fft(&text),
+        Err(_) => Ok(DEFAULT_GENERATED_FFT),
+    }
 }
 
 impl GpuOptions {
@@ -111,6 +155,7 @@ pub struct GpuContext {
     busy: Arc<Mutex<BusyClock>>,
     binding_cap: u64,
     plan_as_software: bool,
+    generated_fft_up_to: usize,
 }
 
 /// Time with GPU work in flight, as the host sees it: from a submission until
@@ -239,6 +284,7 @@ impl GpuContext {
 
     /// Opens the best adapter allowed by `options`.
     pub fn with_options(options: &GpuOptions) -> Result<Self> {
+        let generated_fft_up_to = generated_fft_up_to(options)?;
         let adapter = choose_adapter(options)?;
         let limits = wanted_limits(&adapter.limits(), options);
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
@@ -281,6 +327,7 @@ impl GpuContext {
             busy: Arc::default(),
             binding_cap: options.max_binding.unwrap_or(u64::MAX),
             plan_as_software: options.plan_as_software.unwrap_or(summary_is_software),
+            generated_fft_up_to,
         })
     }
 
@@ -456,7 +503,10 @@ impl GpuContext {
     /// What this device offers the shared FFT (see [`super::fft::FftDevice`]).
     pub fn fft_device(&self) -> super::fft::FftDevice {
         if self.plan_as_software {
-            super::fft::FftDevice::software(self.workgroup_storage())
+            super::fft::FftDevice {
+                generated_up_to: (self.generated_fft_up_to / 2) as u32,
+                ..super::fft::FftDevice::software(self.workgroup_storage())
+            }
         } else {
             super::fft::FftDevice::gpu(self.workgroup_storage())
         }
@@ -465,5 +515,21 @@ impl GpuContext {
     /// Maximum workgroups in one dispatch dimension.
     pub fn max_groups_per_dimension(&self) -> u32 {
         self.limits.max_compute_workgroups_per_dimension
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_straight_line_fft_limit_is_zero_or_a_supported_size() {
+        assert_eq!(parse_generated_fft("1024").unwrap(), 1024);
+        assert_eq!(parse_generated_fft(" 16 ").unwrap(), 16);
+        assert_eq!(parse_generated_fft("0").unwrap(), 0);
+        for bad in ["1000", "8", "16384", "-1", "", "all"] {
+            let e = parse_generated_fft(bad).unwrap_err().to_string();
+            assert!(e.contains(GENERATED_FFT_ENV), "{bad}: {e}");
+        }
     }
 }

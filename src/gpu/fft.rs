@@ -27,9 +27,11 @@ pub struct FftDevice {
     pub slots: u32,
     /// Largest M for which a real forward transform is generated as
     /// straight-line code, one frame per invocation ([`FftPlan::real_forward`]):
-    /// 256 on CPU rasterisers (n_fft <= 512: lavapipe's first compile of a
-    /// 512-point pipeline takes about 10 s, of a 1024-point one 45 s), 0 on
-    /// GPUs, which need many invocations a frame to coalesce memory.
+    /// On CPU rasterisers half of [`super::DEFAULT_GENERATED_FFT`] (n_fft <=
+    /// 512: lavapipe's first compile of a 512-point pipeline takes about
+    /// 10 s, of a 1024-point one 45-55 s; [`super::GENERATED_FFT_ENV`]
+    /// changes it), 0 on GPUs, which need many invocations a frame to
+    /// coalesce memory.
     pub generated_up_to: u32,
 }
 
@@ -48,7 +50,7 @@ impl FftDevice {
         FftDevice {
             workgroup_storage,
             slots: 64,
-            generated_up_to: 256,
+            generated_up_to: (super::DEFAULT_GENERATED_FFT / 2) as u32,
         }
     }
 }

@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn every_bin_is_stored_once_and_every_value_defined_before_use() {
-        for m in [2u32, 8, 128, 256] {
+        for m in [2u32, 8, 128, 256, 512] {
             let source = real_forward_wgsl(m);
             for k in 0..=m {
                 let stores = source.matches(&format!("fft_store_bin(tid, {k}u,")).count();

@@ -14,7 +14,10 @@ pub mod shader;
 pub mod timing;
 
 pub use buffers::{BufferPool, PooledBuffer};
-pub use context::{AdapterSummary, GpuContext, GpuOptions};
+pub use context::{
+    AdapterSummary, DEFAULT_GENERATED_FFT, GENERATED_FFT_ENV, GpuContext, GpuOptions,
+    parse_generated_fft,
+};
 
 /// Invocations per workgroup of the element-wise kernels (copy, overlap-add).
 pub const LINEAR_WORKGROUP: u32 = 256;
