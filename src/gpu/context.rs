@@ -41,19 +41,24 @@ pub const GENERATED_FFT_ENV: &str = "WAVESPLAT_GENERATED_FFT";
 /// transform in about 10 s (once; Mesa caches it), a 1024-point one in 45-55 s.
 pub const DEFAULT_GENERATED_FFT: usize = 512;
 
+/// The most [`GENERATED_FFT_ENV`] may ask for: compile time grows about as
+/// the square of the size, so 2048 points would take minutes a pipeline.
+pub const MAX_GENERATED_FFT: usize = 1024;
+
 /// The largest straight-line n_fft from `text` ([`GENERATED_FFT_ENV`]'s value).
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] naming the variable unless `text` is 0 or a
-/// supported FFT size.
+/// power of two from [`super::fft::MIN_N_FFT`] to [`MAX_GENERATED_FFT`].
 pub fn parse_generated_fft(text: &str) -> Result<usize> {
-    let sizes = super::fft::MIN_N_FFT..=super::fft::MAX_N_FFT;
+    let sizes = super::fft::MIN_N_FFT..=MAX_GENERATED_FFT;
     match text.trim().parse::<usize>() {
         Ok(n) if n == 0 || (n.is_power_of_two() && sizes.contains(&n)) => Ok(n),
         _ => Err(Error::invalid(
             GENERATED_FFT_ENV,
             format!(
-                "{text:?} is not 0 or a power of two from {} to {}",
+                "{text:?} is not 0 or a power of two from {} to {} (larger \
+                 transforms take minutes to compile)",
                 sizes.start(),
                 sizes.end()
             ),
@@ -527,7 +532,7 @@ mod tests {
         assert_eq!(parse_generated_fft("1024").unwrap(), 1024);
         assert_eq!(parse_generated_fft(" 16 ").unwrap(), 16);
         assert_eq!(parse_generated_fft("0").unwrap(), 0);
-        for bad in ["1000", "8", "16384", "-1", "", "all"] {
+        for bad in ["1000", "8", "2048", "16384", "-1", "", "all"] {
             let e = parse_generated_fft(bad).unwrap_err().to_string();
             assert!(e.contains(GENERATED_FFT_ENV), "{bad}: {e}");
         }

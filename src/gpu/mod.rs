@@ -16,7 +16,7 @@ pub mod timing;
 pub use buffers::{BufferPool, PooledBuffer};
 pub use context::{
     AdapterSummary, DEFAULT_GENERATED_FFT, GENERATED_FFT_ENV, GpuContext, GpuOptions,
-    parse_generated_fft,
+    MAX_GENERATED_FFT, parse_generated_fft,
 };
 
 /// Invocations per workgroup of the element-wise kernels (copy, overlap-add).
