@@ -68,6 +68,9 @@ pub struct StftReport {
     pub timing: String,
     pub copy: CopyBandwidth,
     pub signal_samples: usize,
+    /// Largest n_fft whose transform is written out as straight-line code
+    /// (0 on GPUs; see [`crate::gpu::GENERATED_FFT_ENV`]).
+    pub generated_up_to_n_fft: usize,
     pub sizes: Vec<StftFigures>,
 }
 
@@ -152,6 +155,7 @@ pub fn bench_stft(ctx: &GpuContext, n_ffts: &[usize], effort: Effort) -> Result<
         timing: timing_method(ctx).to_string(),
         copy,
         signal_samples: samples,
+        generated_up_to_n_fft: 2 * ctx.fft_device().generated_up_to as usize,
         sizes,
     })
 }
@@ -192,6 +196,14 @@ impl std::fmt::Display for StftReport {
             "batch: 8 signals, {} samples in all, hop n_fft/4, complex output",
             self.signal_samples
         )?;
+        if self.generated_up_to_n_fft > 0 {
+            writeln!(
+                f,
+                "straight-line FFT up to n_fft {} ({} to change)",
+                self.generated_up_to_n_fft,
+                crate::gpu::GENERATED_FFT_ENV
+            )?;
+        }
         let threads = self.sizes.first().map_or(0, |s| s.cpu_threads);
         writeln!(
             f,
