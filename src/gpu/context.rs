@@ -51,29 +51,37 @@ pub const MAX_GENERATED_FFT: usize = 1024;
 /// [`Error::InvalidParameter`] naming the variable unless `text` is 0 or a
 /// power of two from [`super::fft::MIN_N_FFT`] to [`MAX_GENERATED_FFT`].
 pub fn parse_generated_fft(text: &str) -> Result<usize> {
-    let sizes = super::fft::MIN_N_FFT..=MAX_GENERATED_FFT;
     match text.trim().parse::<usize>() {
-        Ok(n) if n == 0 || (n.is_power_of_two() && sizes.contains(&n)) => Ok(n),
-        _ => Err(Error::invalid(
-            GENERATED_FFT_ENV,
-            format!(
-                "{text:?} is not 0 or a power of two from {} to {} (larger \
-                 transforms take minutes to compile)",
-                sizes.start(),
-                sizes.end()
-            ),
-        )),
+        Ok(n) if is_generated_fft_limit(n) => Ok(n),
+        _ => Err(not_a_generated_fft_limit(&format!("{text:?}"))),
     }
+}
+
+fn is_generated_fft_limit(n: usize) -> bool {
+    n == 0 || (n.is_power_of_two() && (super::fft::MIN_N_FFT..=MAX_GENERATED_FFT).contains(&n))
+}
+
+fn not_a_generated_fft_limit(value: &str) -> Error {
+    Error::invalid(
+        GENERATED_FFT_ENV,
+        format!(
+            "{value} is not 0 or a power of two from {} to {} (larger \
+             transforms take minutes to compile)",
+            super::fft::MIN_N_FFT,
+            MAX_GENERATED_FFT
+        ),
+    )
 }
 
 /// The largest straight-line n_fft `options` ask for, or the environment's.
 fn generated_fft_up_to(options: &GpuOptions) -> Result<usize> {
-    if let Some(n) = options.generated_fft_up_to {
-        return parse_generated_fft(&n.to_string());
-    }
-    match std::env::var(GENERATED_FFT_ENV) {
-        Ok(text) => parse_generated_fft(&text),
-        Err(_) => Ok(DEFAULT_GENERATED_FFT),
+    match options.generated_fft_up_to {
+        Some(n) if is_generated_fft_limit(n) => Ok(n),
+        Some(n) => Err(not_a_generated_fft_limit(&n.to_string())),
+        None => match std::env::var(GENERATED_FFT_ENV) {
+            Ok(text) => parse_generated_fft(&text),
+            Err(_) => Ok(DEFAULT_GENERATED_FFT),
+        },
     }
 }
 
@@ -536,5 +544,12 @@ mod tests {
             let e = parse_generated_fft(bad).unwrap_err().to_string();
             assert!(e.contains(GENERATED_FFT_ENV), "{bad}: {e}");
         }
+        let asking = |n| GpuOptions {
+            generated_fft_up_to: Some(n),
+            ..GpuOptions::default()
+        };
+        assert_eq!(generated_fft_up_to(&asking(256)).unwrap(), 256);
+        let e = generated_fft_up_to(&asking(2048)).unwrap_err().to_string();
+        assert!(e.contains(GENERATED_FFT_ENV) && e.contains("2048"), "{e}");
     }
 }
