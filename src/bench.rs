@@ -71,6 +71,9 @@ pub struct StftReport {
     /// Largest n_fft whose transform is written out as straight-line code
     /// (0 on GPUs; see [`crate::gpu::GENERATED_FFT_ENV`]).
     pub generated_up_to_n_fft: usize,
+    /// Subgroup lanes a generated frame may spread over (0: one invocation a
+    /// frame, no subgroup operations).
+    pub subgroup_lanes: u32,
     pub sizes: Vec<StftFigures>,
 }
 
@@ -155,9 +158,21 @@ pub fn bench_stft(ctx: &GpuContext, n_ffts: &[usize], effort: Effort) -> Result<
         timing: timing_method(ctx).to_string(),
         copy,
         signal_samples: samples,
-        generated_up_to_n_fft: 2 * ctx.fft_device().generated_up_to as usize,
+        generated_up_to_n_fft: largest_generated_n_fft(ctx.fft_device()),
+        subgroup_lanes: ctx.fft_device().subgroup_size,
         sizes,
     })
+}
+
+/// The largest n_fft whose real forward transform `device` writes out as
+/// straight-line code (0 for none).
+fn largest_generated_n_fft(device: crate::gpu::fft::FftDevice) -> usize {
+    use crate::gpu::fft::{FftPlan, MAX_N_FFT, MIN_N_FFT};
+    std::iter::successors(Some(MIN_N_FFT), |n| Some(n * 2))
+        .take_while(|&n| n <= MAX_N_FFT)
+        .filter(|&n| FftPlan::real_forward(n, device).is_ok_and(|p| p.generated))
+        .max()
+        .unwrap_or(0)
 }
 
 /// How [`time_passes`] measures on this device.
@@ -197,9 +212,17 @@ impl std::fmt::Display for StftReport {
             self.signal_samples
         )?;
         if self.generated_up_to_n_fft > 0 {
+            let spread = if self.subgroup_lanes > 0 {
+                format!(
+                    ", frames spread over up to {} subgroup lanes",
+                    self.subgroup_lanes
+                )
+            } else {
+                String::new()
+            };
             writeln!(
                 f,
-                "straight-line FFT up to n_fft {} ({} to change)",
+                "straight-line FFT up to n_fft {}{spread} ({} to change)",
                 self.generated_up_to_n_fft,
                 crate::gpu::GENERATED_FFT_ENV
             )?;

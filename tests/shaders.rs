@@ -22,10 +22,13 @@ fn every_shader_instantiation_validates() {
     check("pursuit".into(), shader::PURSUIT_WGSL.into());
     let mut n = MIN_N_FFT;
     while n <= MAX_N_FFT {
-        for device in [16 * 1024, 32 * 1024]
-            .into_iter()
-            .flat_map(|s| [FftDevice::gpu(s), FftDevice::software(s)])
-        {
+        for device in [16 * 1024, 32 * 1024].into_iter().flat_map(|s| {
+            let lavapipe = FftDevice {
+                subgroup_size: 8,
+                ..FftDevice::software(s)
+            };
+            [FftDevice::gpu(s), FftDevice::software(s), lavapipe]
+        }) {
             let plan = FftPlan::new(n, device).unwrap();
             // The real-forward kernels also with their own plan (generated
             // as straight-line code on software devices for small frames).

@@ -6,6 +6,7 @@ mod common;
 use common::{Rng, gpu, gpu_with, relative_error, widen};
 use wavesplat::gpu::GpuOptions;
 use wavesplat::gpu::copy::copy_on_device;
+use wavesplat::gpu::fft::FftPlan;
 use wavesplat::stft::{Spectrogram, SpectrumFormat, StftConfig, Window, cpu, gpu as stft_gpu};
 
 fn reference_flat(signals: &[&[f32]], cfg: &StftConfig) -> Vec<f64> {
@@ -58,17 +59,28 @@ fn every_supported_size_matches_the_f64_reference() {
     }
 }
 
+/// A context on this adapter planning FFTs as for a software rasteriser or
+/// a hardware GPU, with subgroups as `subgroups` says.
+fn planned_as(
+    test: &str,
+    software: bool,
+    subgroups: Option<bool>,
+) -> Option<wavesplat::gpu::GpuContext> {
+    let options = GpuOptions {
+        plan_as_software: Some(software),
+        subgroups,
+        ..GpuOptions::from_env()
+    };
+    gpu_with(test, options)
+}
+
 #[test]
 fn both_fft_plans_match_the_reference_on_this_device() {
     // The hardware plan (32 values per invocation) and the software one (64)
     // run whatever the adapter is, so CI on lavapipe checks both.
     let mut rng = Rng::fresh("both_fft_plans");
     for software in [false, true] {
-        let options = GpuOptions {
-            plan_as_software: Some(software),
-            ..GpuOptions::from_env()
-        };
-        let Some(ctx) = gpu_with("both_fft_plans", options) else {
+        let Some(ctx) = planned_as("both_fft_plans", software, None) else {
             return;
         };
         let mut n_fft = 16;
@@ -96,6 +108,43 @@ fn both_fft_plans_match_the_reference_on_this_device() {
                 "inverse, software plan {software}, n_fft {n_fft}: {err:e}"
             );
             n_fft *= 2;
+        }
+    }
+}
+
+#[test]
+fn generated_transforms_match_in_both_layouts() {
+    // On a CPU rasteriser with subgroups (lavapipe) the default context
+    // spreads generated frames over subgroup lanes; this one keeps each frame
+    // in one invocation, the layout for devices without subgroups. Each
+    // context reports which layout its plans use.
+    let mut rng = Rng::fresh("generated_layouts");
+    for subgroups in [true, false] {
+        let Some(ctx) = planned_as("generated_layouts", true, Some(subgroups)) else {
+            return;
+        };
+        let device = ctx.fft_device();
+        eprintln!(
+            "subgroups {subgroups}: subgroup width {}",
+            device.subgroup_size
+        );
+        if !subgroups {
+            assert_eq!(device.subgroup_size, 0);
+        }
+        for n_fft in [128, 256, 512, 2048] {
+            let plan = FftPlan::real_forward(n_fft, device).unwrap();
+            let hop = rng.range(n_fft / 4, n_fft / 2);
+            let len = rng.range(n_fft, 3 * n_fft);
+            let batch = random_batch(&mut rng, 3, len);
+            let err = gpu_error(&ctx, &as_refs(&batch), &StftConfig::new(n_fft, hop));
+            eprintln!(
+                "n_fft {n_fft}: generated {}, {} lane(s): relative error {err:.2e}",
+                plan.generated, plan.lanes
+            );
+            assert!(err < 1e-5, "subgroups {subgroups}, n_fft {n_fft}: {err:e}");
+            if !subgroups {
+                assert_eq!(plan.lanes, 1);
+            }
         }
     }
 }

@@ -26,23 +26,33 @@ pub struct GpuOptions {
     /// rasteriser (`Some(true)`) whatever the adapter is; tests use it to run
     /// both plans on one device.
     pub plan_as_software: Option<bool>,
-    /// Largest n_fft whose real forward transform is written out as
-    /// straight-line code on CPU rasterisers (see
+    /// Most samples of a frame one invocation transforms as straight-line
+    /// code on CPU rasterisers (see
     /// [`super::fft::FftDevice::generated_up_to`]); `None` reads
     /// [`GENERATED_FFT_ENV`], else [`DEFAULT_GENERATED_FFT`].
     pub generated_fft_up_to: Option<usize>,
+    /// `Some(false)`: never use subgroup operations, so generated transforms
+    /// keep a whole frame in one invocation (tests use it to run that layout
+    /// on lavapipe). By default they are used on CPU rasterisers whose
+    /// subgroups have one fixed width.
+    pub subgroups: Option<bool>,
 }
 
-/// Environment variable overriding the largest straight-line transform on
-/// CPU rasterisers: a power of two n_fft, or 0 for none.
+/// Environment variable overriding how many samples of a frame one
+/// invocation may transform as straight-line code on CPU rasterisers: a
+/// power of two, or 0 for no straight-line transforms. With lavapipe's
+/// 8-wide subgroups a frame spreads over up to 8 invocations, so n_fft up to
+/// 8 times this is written out.
 pub const GENERATED_FFT_ENV: &str = "WAVESPLAT_GENERATED_FFT";
 
-/// By default n_fft up to 512 is written out: lavapipe compiles a 512-point
-/// transform in about 10 s (once; Mesa caches it), a 1024-point one in 45-55 s.
+/// By default 512 samples an invocation: n_fft up to 4096 on lavapipe (each
+/// 4096-point pipeline takes about 20 s to compile the first time; Mesa
+/// caches it), n_fft 512 on a CPU rasteriser without subgroups.
 pub const DEFAULT_GENERATED_FFT: usize = 512;
 
 /// The most [`GENERATED_FFT_ENV`] may ask for: compile time grows about as
-/// the square of the size, so 2048 points would take minutes a pipeline.
+/// the square of an invocation's share (about a minute at 1024 samples), so
+/// 2048 would take several minutes a pipeline.
 pub const MAX_GENERATED_FFT: usize = 1024;
 
 /// The largest straight-line n_fft from `text` ([`GENERATED_FFT_ENV`]'s value).
@@ -169,6 +179,8 @@ pub struct GpuContext {
     binding_cap: u64,
     plan_as_software: bool,
     generated_fft_up_to: usize,
+    /// Subgroup width when subgroup operations are enabled, else 0.
+    subgroup_size: u32,
 }
 
 /// Time with GPU work in flight, as the host sees it: from a submission until
@@ -289,6 +301,22 @@ fn summarize(adapter: &wgpu::Adapter, limits: &wgpu::Limits, timestamps: bool) -
     }
 }
 
+/// The adapter's subgroup width where it has subgroup operations and every
+/// subgroup of a compute shader has that one width (lavapipe: 8), else 0.
+fn fixed_subgroup_size(adapter: &wgpu::Adapter) -> u32 {
+    let info = adapter.get_info();
+    let fixed = info.subgroup_min_size == info.subgroup_max_size;
+    if adapter.features().contains(wgpu::Features::SUBGROUP)
+        && fixed
+        && info.subgroup_min_size >= 2
+        && info.subgroup_min_size.is_power_of_two()
+    {
+        info.subgroup_min_size
+    } else {
+        0
+    }
+}
+
 impl GpuContext {
     /// Opens the best adapter allowed by the environment (see [`GpuOptions::from_env`]).
     pub fn new() -> Result<Self> {
@@ -301,9 +329,19 @@ impl GpuContext {
         let adapter = choose_adapter(options)?;
         let limits = wanted_limits(&adapter.limits(), options);
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let summary = summarize(&adapter, &limits, timestamps);
+        let plan_as_software = options.plan_as_software.unwrap_or(summary.is_software);
+        let subgroup_size = if plan_as_software && options.subgroups != Some(false) {
+            fixed_subgroup_size(&adapter)
+        } else {
+            0
+        };
         let mut features = wgpu::Features::empty();
         if timestamps {
             features |= wgpu::Features::TIMESTAMP_QUERY;
+        }
+        if subgroup_size > 0 {
+            features |= wgpu::Features::SUBGROUP;
         }
         let desc = wgpu::DeviceDescriptor {
             label: Some("wavesplat"),
@@ -313,8 +351,6 @@ impl GpuContext {
         };
         let (device, queue) = pollster::block_on(adapter.request_device(&desc))
             .map_err(|e| Error::Device(format!("{}: {e}", adapter.get_info().name)))?;
-        let summary = summarize(&adapter, &limits, timestamps);
-        let summary_is_software = summary.is_software;
         log::info!(
             "GPU adapter: {} ({}, {})",
             summary.name,
@@ -339,8 +375,9 @@ impl GpuContext {
             lost,
             busy: Arc::default(),
             binding_cap: options.max_binding.unwrap_or(u64::MAX),
-            plan_as_software: options.plan_as_software.unwrap_or(summary_is_software),
+            plan_as_software,
             generated_fft_up_to,
+            subgroup_size,
         })
     }
 
@@ -518,6 +555,7 @@ impl GpuContext {
         if self.plan_as_software {
             super::fft::FftDevice {
                 generated_up_to: (self.generated_fft_up_to / 2) as u32,
+                subgroup_size: self.subgroup_size,
                 ..super::fft::FftDevice::software(self.workgroup_storage())
             }
         } else {

@@ -25,14 +25,19 @@ pub struct FftDevice {
     /// pressure), 64 on CPU rasterisers, where every exchange through
     /// workgroup memory is a per-lane loop and fewer, larger passes pay.
     pub slots: u32,
-    /// Largest M for which a real forward transform is generated as
-    /// straight-line code, one frame per invocation ([`FftPlan::real_forward`]):
-    /// On CPU rasterisers half of [`super::DEFAULT_GENERATED_FFT`] (n_fft <=
-    /// 512: lavapipe's first compile of a 512-point pipeline takes about
-    /// 10 s, of a 1024-point one 45-55 s; [`super::GENERATED_FFT_ENV`]
-    /// changes it), 0 on GPUs, which need many invocations a frame to
-    /// coalesce memory.
+    /// Most complex values one invocation transforms in a generated real
+    /// forward transform ([`FftPlan::real_forward`]; half of
+    /// [`super::GENERATED_FFT_ENV`], default [`super::DEFAULT_GENERATED_FFT`]
+    /// samples): larger shares take lavapipe minutes to compile (about 2 s at
+    /// 64 values, 5 s at 128, 20 s at 256, a minute at 512). 0 on GPUs, which
+    /// need many invocations a frame to coalesce memory.
     pub generated_up_to: u32,
+    /// Invocations in a subgroup where the device has subgroup operations of
+    /// one fixed width and they are enabled (CPU rasterisers only), else 0.
+    /// A generated transform then spreads each frame over up to this many
+    /// lanes ([`LANE_VALUES`] values a lane), exchanging values by subgroup
+    /// shuffles: on lavapipe n_fft 4096 runs generated in 8 lanes of 256.
+    pub subgroup_size: u32,
 }
 
 impl FftDevice {
@@ -42,6 +47,7 @@ impl FftDevice {
             workgroup_storage,
             slots: 32,
             generated_up_to: 0,
+            subgroup_size: 0,
         }
     }
 
@@ -51,6 +57,7 @@ impl FftDevice {
             workgroup_storage,
             slots: 64,
             generated_up_to: (super::DEFAULT_GENERATED_FFT / 2) as u32,
+            subgroup_size: 0,
         }
     }
 }
@@ -95,6 +102,11 @@ pub struct FftPlan {
     /// passes are not used and workgroup memory holds one value an invocation
     /// (for kernels that reduce through it).
     pub generated: bool,
+    /// Invocations a frame of a generated transform is spread over, lanes of
+    /// one subgroup (1: a whole frame an invocation).
+    pub lanes: u32,
+    /// The subgroup width the generated code assumes when `lanes` > 1, else 0.
+    pub subgroup: u32,
 }
 
 impl FftPlan {
@@ -125,6 +137,8 @@ impl FftPlan {
         let (first_radix_log2, last_radix_log2, passes) = choose_radices(m.trailing_zeros(), slots);
         Ok(FftPlan {
             generated: false,
+            lanes: 1,
+            subgroup: 0,
             n_fft: n_fft as u32,
             m,
             frames_per_group: elements / m,
@@ -145,16 +159,19 @@ impl FftPlan {
     /// Those of [`FftPlan::new`].
     pub fn real_forward(n_fft: usize, device: FftDevice) -> Result<Self> {
         let plan = Self::new(n_fft, device)?;
-        if plan.m > device.generated_up_to {
+        let Some(lanes) = generated_lanes(plan.m, device) else {
             return Ok(plan);
-        }
+        };
+        let slots = plan.m / lanes;
         // The shared FFT's constants stay valid (its code is compiled, not run).
         let (first_radix_log2, last_radix_log2, passes) =
             choose_radices(plan.m.trailing_zeros(), plan.m);
         Ok(FftPlan {
-            frames_per_group: MIN_THREADS,
+            frames_per_group: MIN_THREADS / lanes,
             threads: MIN_THREADS,
-            slots: plan.m,
+            slots,
+            lanes,
+            subgroup: if lanes > 1 { device.subgroup_size } else { 0 },
             passes,
             first_radix_log2,
             last_radix_log2,
@@ -163,7 +180,28 @@ impl FftPlan {
             ..plan
         })
     }
+}
 
+/// Complex values each lane of a subgroup-spread generated transform aims to
+/// hold: on lavapipe 64 compile in about a second and run as fast as larger
+/// shares (n_fft 256 to 1024, measured in BENCHMARKS.md).
+pub const LANE_VALUES: u32 = 64;
+
+/// Lanes a frame of M complex values is spread over in a generated transform
+/// on `device`: with subgroups, enough for [`LANE_VALUES`] values a lane (at
+/// most a subgroup), else 1; `None` where a lane's share would exceed
+/// [`FftDevice::generated_up_to`] and the shared FFT runs instead.
+fn generated_lanes(m: u32, device: FftDevice) -> Option<u32> {
+    let subgroup = device.subgroup_size;
+    let lanes = if subgroup >= 2 {
+        (m / LANE_VALUES).clamp(1, subgroup)
+    } else {
+        1
+    };
+    (m / lanes <= device.generated_up_to).then_some(lanes)
+}
+
+impl FftPlan {
     /// Complex values in the workgroup exchange array.
     fn exchanged(&self) -> u32 {
         if self.generated {
@@ -186,11 +224,12 @@ impl FftPlan {
     /// A key naming this plan in pipeline caches.
     pub fn key(&self) -> String {
         format!(
-            "n{}r{}{}{}",
+            "n{}r{}{}{}l{}",
             self.n_fft,
             self.slots,
             if self.split { "s" } else { "" },
-            if self.generated { "g" } else { "" }
+            if self.generated { "g" } else { "" },
+            self.lanes
         )
     }
 
@@ -243,6 +282,12 @@ mod tests {
         for storage in [16 * 1024, 32 * 1024] {
             all.push(FftDevice::gpu(storage));
             all.push(FftDevice::software(storage));
+            for subgroup_size in [8, 32] {
+                all.push(FftDevice {
+                    subgroup_size,
+                    ..FftDevice::software(storage)
+                });
+            }
         }
         all
     }
@@ -277,8 +322,14 @@ mod tests {
                 assert!(!p.generated, "only real_forward generates: {context}");
                 let r = FftPlan::real_forward(n, device).unwrap();
                 if r.generated {
-                    assert!(r.m <= device.generated_up_to, "{context}");
-                    assert_eq!((r.slots, r.frames_per_group), (r.m, r.threads), "{context}");
+                    assert!(r.slots <= device.generated_up_to, "{context}");
+                    assert_eq!(r.slots * r.lanes, r.m, "{context}");
+                    assert_eq!(r.frames_per_group * r.lanes, r.threads, "{context}");
+                    if r.lanes > 1 {
+                        assert_eq!(r.subgroup, device.subgroup_size, "{context}");
+                        assert_eq!(r.subgroup % r.lanes, 0, "lanes of one subgroup: {context}");
+                        assert!(r.slots >= 2, "{context}");
+                    }
                     assert!(
                         r.workgroup_bytes() >= r.threads * 4,
                         "room to reduce: {context}"
@@ -292,6 +343,41 @@ mod tests {
         }
         assert!(FftPlan::new(8192, FftDevice::gpu(16 * 1024)).unwrap().split);
         assert!(!FftPlan::new(8192, FftDevice::gpu(32 * 1024)).unwrap().split);
+    }
+
+    #[test]
+    fn subgroups_spread_large_generated_frames_over_lanes() {
+        let lavapipe = FftDevice {
+            subgroup_size: 8,
+            ..FftDevice::software(32768)
+        };
+        let lanes = |n| {
+            let p = FftPlan::real_forward(n, lavapipe).unwrap();
+            p.generated.then_some(p.lanes)
+        };
+        // 64 values a lane up to 8 lanes, then larger shares up to the limit (256).
+        assert_eq!(lanes(128), Some(1));
+        assert_eq!(lanes(256), Some(2));
+        assert_eq!(lanes(1024), Some(8));
+        assert_eq!(lanes(4096), Some(8));
+        assert_eq!(lanes(8192), None);
+        let opt_in = FftDevice {
+            generated_up_to: 512,
+            ..lavapipe
+        };
+        assert!(FftPlan::real_forward(8192, opt_in).unwrap().generated);
+        // Without subgroups a frame stays in one invocation.
+        assert!(
+            !FftPlan::real_forward(1024, FftDevice::software(32768))
+                .unwrap()
+                .generated
+        );
+        assert_eq!(
+            FftPlan::real_forward(512, FftDevice::software(32768))
+                .unwrap()
+                .lanes,
+            1
+        );
     }
 
     #[test]

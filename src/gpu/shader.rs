@@ -41,6 +41,8 @@ pub fn compose(parts: &[&str]) -> String {
 pub fn compose_fft_kernel(plan: &super::fft::FftPlan, extra: &str, kernel: &str) -> String {
     let real = if !kernel.contains("fft_forward_real") {
         String::new()
+    } else if plan.generated && plan.lanes > 1 {
+        super::fft_gen::real_forward_lanes_wgsl(plan.m, plan.lanes, plan.subgroup)
     } else if plan.generated {
         super::fft_gen::real_forward_wgsl(plan.m)
     } else {
@@ -56,10 +58,14 @@ pub fn validate(name: &str, source: &str) -> Result<()> {
         name: name.to_string(),
         message: e.emit_to_string_with_path(source, name),
     })?;
-    let mut validator = naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
-    );
+    // Subgroup operations only where the source uses them (generated
+    // transforms on devices that have them).
+    let mut capabilities = naga::valid::Capabilities::default();
+    if source.contains("subgroup") {
+        capabilities |= naga::valid::Capabilities::SUBGROUP;
+    }
+    let mut validator =
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities);
     validator.validate(&module).map_err(|e| Error::Shader {
         name: name.to_string(),
         message: e.emit_to_string_with_path(source, name),
