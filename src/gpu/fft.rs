@@ -77,6 +77,25 @@ fn choose_radices(log2_m: u32, slots: u32) -> (u32, u32, u32) {
     (rest - 4 * middles, last, 2 + middles)
 }
 
+/// Complex values each lane of a subgroup-spread generated transform aims to
+/// hold: on lavapipe 64 compile in about a second and run as fast as larger
+/// shares (n_fft 256 to 1024, measured in BENCHMARKS.md).
+pub const LANE_VALUES: u32 = 64;
+
+/// Lanes a frame of M complex values is spread over in a generated transform
+/// on `device`: with subgroups, enough for [`LANE_VALUES`] values a lane (at
+/// most a subgroup), else 1; `None` where a lane's share would exceed
+/// [`FftDevice::generated_up_to`] and the shared FFT runs instead.
+fn generated_lanes(m: u32, device: FftDevice) -> Option<u32> {
+    let subgroup = device.subgroup_size;
+    let lanes = if subgroup >= 2 {
+        (m / LANE_VALUES).clamp(1, subgroup)
+    } else {
+        1
+    };
+    (m / lanes <= device.generated_up_to).then_some(lanes)
+}
+
 /// How one real FFT size maps onto workgroups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FftPlan {
@@ -180,28 +199,6 @@ impl FftPlan {
             ..plan
         })
     }
-}
-
-/// Complex values each lane of a subgroup-spread generated transform aims to
-/// hold: on lavapipe 64 compile in about a second and run as fast as larger
-/// shares (n_fft 256 to 1024, measured in BENCHMARKS.md).
-pub const LANE_VALUES: u32 = 64;
-
-/// Lanes a frame of M complex values is spread over in a generated transform
-/// on `device`: with subgroups, enough for [`LANE_VALUES`] values a lane (at
-/// most a subgroup), else 1; `None` where a lane's share would exceed
-/// [`FftDevice::generated_up_to`] and the shared FFT runs instead.
-fn generated_lanes(m: u32, device: FftDevice) -> Option<u32> {
-    let subgroup = device.subgroup_size;
-    let lanes = if subgroup >= 2 {
-        (m / LANE_VALUES).clamp(1, subgroup)
-    } else {
-        1
-    };
-    (m / lanes <= device.generated_up_to).then_some(lanes)
-}
-
-impl FftPlan {
     /// Complex values in the workgroup exchange array.
     fn exchanged(&self) -> u32 {
         if self.generated {

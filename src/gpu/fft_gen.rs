@@ -36,7 +36,7 @@ pub fn real_forward_wgsl(m: u32) -> String {
     }
     let stages = m.trailing_zeros() as usize;
     for stage in 0..stages {
-        names = dif_stage(&mut out, &names, stage, m);
+        names = dif_stage(&mut out, &names, stage, m, stage);
     }
     let spectrum: Vec<&String> = (0..m).map(|k| &names[bit_reverse(k, stages)]).collect();
     let _ = writeln!(out, "    if (fft_frame_valid(tid)) {{");
@@ -93,7 +93,7 @@ pub fn real_forward_lanes_wgsl(m: u32, lanes: u32, subgroup: u32) -> String {
     }
     let local_stages = p.trailing_zeros() as usize;
     for stage in 0..local_stages {
-        names = dif_stage_named(&mut out, &names, stage, p, lane_bits as usize + stage);
+        names = dif_stage(&mut out, &names, stage, p, lane_bits as usize + stage);
     }
     let spectrum: Vec<&String> = (0..p)
         .map(|a| &names[bit_reverse(a, local_stages)])
@@ -165,17 +165,15 @@ fn lane_unpack(out: &mut String, spectrum: &[&String], m: usize, lanes: usize, s
     // One slot at a time, so that only the slots still to be stored are live
     // across each store (lavapipe's compile time grows with that product).
     for a in 0..p {
-        let z1 = spectrum[a];
+        let twiddle = format!("cmul({}, residue_root)", root(a * lanes, 2 * m));
         let _ = writeln!(
             out,
             "    let mirror_{a} = subgroupShuffle(select({}, {}, own_partner), partner_id);\n    \
-             if (fft_frame_valid(frame)) {{\n        \
-             let even = 0.5 * ({z1} + conj(mirror_{a}));\n        \
-             let w_odd = cmul(cmul({}, residue_root), mul_neg_i(0.5 * ({z1} - conj(mirror_{a}))));\n        \
+             if (fft_frame_valid(frame)) {{\n{}        \
              fft_store_bin(frame, {}u + residue, even + w_odd);",
             spectrum[p - 1 - a],
             spectrum[(p - a) % p],
-            root(a * lanes, 2 * m),
+            even_and_w_odd(spectrum[a], &format!("mirror_{a}"), &twiddle, "        "),
             a * lanes
         );
         if a == 0 {
@@ -188,13 +186,10 @@ fn lane_unpack(out: &mut String, spectrum: &[&String], m: usize, lanes: usize, s
     }
 }
 
-/// One radix-2 DIF stage over `names`; returns the stage's output names.
-fn dif_stage(out: &mut String, names: &[String], stage: usize, m: usize) -> Vec<String> {
-    dif_stage_named(out, names, stage, m, stage)
-}
-
-/// [`dif_stage`] whose outputs are named after stage `named` (`z{named + 1}_i`).
-fn dif_stage_named(
+/// One radix-2 DIF stage over the `m` values `names`; returns the stage's
+/// output names, `z{named + 1}_i` (`named` counts any stages run before the
+/// local ones, so names stay unique).
+fn dif_stage(
     out: &mut String,
     names: &[String],
     stage: usize,
@@ -227,10 +222,8 @@ fn unpack_pair(out: &mut String, spectrum: &[&String], q: usize, m: usize) {
     let (z1, z2) = (spectrum[q], spectrum[(m - q) % m]);
     let _ = writeln!(
         out,
-        "        {{\n            let even = 0.5 * ({z1} + conj({z2}));\n            \
-         let w_odd = cmul({}, mul_neg_i(0.5 * ({z1} - conj({z2}))));\n            \
-         fft_store_bin(tid, {q}u, even + w_odd);",
-        root(q, 2 * m)
+        "        {{\n{}            fft_store_bin(tid, {q}u, even + w_odd);",
+        even_and_w_odd(z1, z2, &root(q, 2 * m), "            ")
     );
     if 2 * q != m {
         let _ = writeln!(
@@ -240,6 +233,17 @@ fn unpack_pair(out: &mut String, spectrum: &[&String], q: usize, m: usize) {
         );
     }
     let _ = writeln!(out, "        }}");
+}
+
+/// `let even` and `let w_odd` (E and W^q O) from Z[q] = `z1` and
+/// Z[M - q] = `z2`, `twiddle` = W^q, each line indented by `indent`: bin q
+/// is `even + w_odd`, bin M - q `conj(even - w_odd)` (fft_store_pair in
+/// fft_real.wgsl).
+fn even_and_w_odd(z1: &str, z2: &str, twiddle: &str, indent: &str) -> String {
+    format!(
+        "{indent}let even = 0.5 * ({z1} + conj({z2}));\n\
+         {indent}let w_odd = cmul({twiddle}, mul_neg_i(0.5 * ({z1} - conj({z2}))));\n"
+    )
 }
 
 /// exp(-2 pi i q / n) as a WGSL vec2 literal, from f64.
