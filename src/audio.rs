@@ -26,7 +26,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
 mod stream;
-pub use stream::{MonoStream, StreamStats, scan_mono};
+pub use stream::{MonoStream, StreamStats, mono_len_bound, scan_mono};
 
 /// The sample rate wavesplat works at unless told otherwise, in Hz.
 pub const DEFAULT_RATE: u32 = 22050;
@@ -315,6 +315,16 @@ impl FileBlocks {
         match self {
             FileBlocks::Wav(wav) => wav.sample_rate(),
             FileBlocks::Symphonia(sym) => sym.sample_rate,
+        }
+    }
+
+    /// The most frames the decoder can return, where its header bounds them
+    /// (hound stops at a WAV data chunk's declared length); `None` where only
+    /// decoding tells.
+    pub(crate) fn frames_bound(&self) -> Option<usize> {
+        match self {
+            FileBlocks::Wav(wav) => Some(wav.frames_left()),
+            FileBlocks::Symphonia(_) => None,
         }
     }
 

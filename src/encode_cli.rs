@@ -340,9 +340,14 @@ fn encode_one(args: &EncodeArgs, options: &EncodeOptions) -> Result<Summary> {
     let budget = memory_budget(args.memory_mb)?;
     // Options first: a bad option is reported before the work.
     encode::Encoder::new(encode::Backend::Cpu, options)?;
+    let fits = |len| encode::source::whole_file_bytes(len) <= budget;
+    // A WAV header bounds the length: no pass over a file that fits.
+    if audio::mono_len_bound(&args.input, WORKING_RATE)?.is_some_and(fits) {
+        return Ok(encode_file(&args.input, &args.out, options, args.budget.backend)?.0);
+    }
     let clock = Instant::now();
     let stats = audio::scan_mono(&args.input, WORKING_RATE)?;
-    if encode::source::whole_file_bytes(stats.len) <= budget {
+    if fits(stats.len) {
         return Ok(encode_file(&args.input, &args.out, options, args.budget.backend)?.0);
     }
     log::info!(

@@ -1,12 +1,16 @@
 //! Streaming decode (`wavesplat::audio::MonoStream`, `scan_mono`): the
 //! concatenated reads equal `load_mono` bit for bit, for every decoder, rate
-//! and block size, and every failure is `load_mono`'s error.
+//! and block size, and every failure is `load_mono`'s error. A WAV header's
+//! length bound (`mono_len_bound`) is the decoded length.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use wavesplat::Error;
-use wavesplat::audio::{DEFAULT_RATE, MonoStream, WavFormat, load_mono, scan_mono, write_wav};
+use wavesplat::audio::{
+    DEFAULT_RATE, MonoStream, WavFormat, load_mono, mono_len_bound, resampled_len, scan_mono,
+    write_wav,
+};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,6 +56,14 @@ fn assert_streams_like_load_mono(path: &Path, rate: u32) {
     assert_eq!(stats.len, whole.len());
     let sum: f64 = whole.iter().map(|&x| x as f64).sum();
     assert_eq!(stats.mean.to_bits(), (sum / whole.len() as f64).to_bits());
+}
+
+/// `mono_len_bound` of `path` at `rate`: the decoded length where the header
+/// bounds it (`wav`), else none.
+fn assert_bound(path: &Path, rate: u32, wav: bool) {
+    let bound = mono_len_bound(path, rate).unwrap();
+    let expected = wav.then(|| load_mono(path, Some(rate)).unwrap().samples.len());
+    assert_eq!(bound, expected, "{path:?} at {rate} Hz");
 }
 
 /// Input frames per resampler call from `from` to 22050 Hz (as `audio`'s
@@ -107,6 +119,8 @@ fn wav_streams_equal_load_mono_at_every_rate_and_length() {
             let stereo = temp(&format!("float_{rate}_{len}.wav"));
             write_wav(&stereo, &[&left, &right], rate, WavFormat::Float32).unwrap();
             assert_streams_like_load_mono(&stereo, DEFAULT_RATE);
+            assert_bound(&mono, DEFAULT_RATE, true);
+            assert_bound(&stereo, DEFAULT_RATE, true);
             let _ = std::fs::remove_file(mono);
             let _ = std::fs::remove_file(stereo);
         }
@@ -159,6 +173,8 @@ fn compressed_fixtures_stream_equal_load_mono() {
     ] {
         assert_streams_like_load_mono(&fixture(name), DEFAULT_RATE);
         assert_streams_like_load_mono(&fixture(name), 16000);
+        // Compressed headers may omit or understate the length.
+        assert_bound(&fixture(name), DEFAULT_RATE, false);
     }
 }
 
@@ -208,6 +224,16 @@ fn bad_files_fail_as_load_mono_does() {
     assert!(matches!(
         assert_same_error(&truncated, DEFAULT_RATE),
         Error::Decode { .. }
+    ));
+    // The header still bounds the truncated file (which decodes shorter or
+    // fails); an empty one has no bound, only load_mono's error.
+    assert_eq!(
+        mono_len_bound(&truncated, DEFAULT_RATE).unwrap(),
+        Some(resampled_len(20_000, 44100, DEFAULT_RATE))
+    );
+    assert!(matches!(
+        mono_len_bound(&empty, DEFAULT_RATE),
+        Err(Error::EmptyAudio { .. })
     ));
 
     let flac = std::fs::read(fixture("sine_440_660_stereo_44100.flac")).unwrap();

@@ -82,6 +82,28 @@ fn info_names_the_adapter() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["name"].as_str().is_some_and(|n| !n.is_empty()));
     assert!(v["max_compute_workgroup_storage_size"].as_u64().unwrap() >= 16384);
+    // Generated FFTs use subgroups only of the one width the adapter has.
+    let (least, most) = (
+        v["subgroup_sizes"][0].as_u64().unwrap(),
+        v["subgroup_sizes"][1].as_u64().unwrap(),
+    );
+    let fft = v["fft_subgroup"].as_u64().unwrap();
+    assert!(least <= most, "{v}");
+    assert!(fft == 0 || (fft == least && fft == most), "{v}");
+    let text = wavesplat(&["info"]);
+    let line = String::from_utf8_lossy(&text.stdout)
+        .lines()
+        .find(|l| l.starts_with("subgroups:"))
+        .map(str::to_string);
+    let expected = if least == 0 {
+        "none".to_string()
+    } else {
+        least.to_string()
+    };
+    assert!(
+        line.as_deref().is_some_and(|l| l.contains(&expected)),
+        "{line:?}"
+    );
 }
 
 #[test]

@@ -88,6 +88,24 @@ impl MonoStream {
     }
 }
 
+/// The most samples the mono mixdown of `path` at `rate` can hold, from the
+/// header alone where the header bounds the decode: a WAV file hound reads
+/// stops at its data chunk's declared length (a truncated one decodes
+/// shorter, or fails). `Ok(None)` for the formats symphonia decodes, whose
+/// headers may omit or understate the length: only a pass over the file
+/// ([`scan_mono`]) tells. Lets a caller size its memory for a file it then
+/// decodes once, not twice.
+///
+/// # Errors
+/// Those of [`MonoStream::open`].
+pub fn mono_len_bound(path: &Path, rate: u32) -> Result<Option<usize>> {
+    let blocks = FileBlocks::open(path)?;
+    check_rates(blocks.sample_rate(), rate).map_err(|e| name_file_in_resample_error(e, path))?;
+    Ok(blocks
+        .frames_bound()
+        .map(|frames| resampled_len(frames, blocks.sample_rate(), rate)))
+}
+
 /// What one pass over a file's mono mixdown found.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StreamStats {

@@ -123,6 +123,12 @@ pub struct AdapterSummary {
     pub max_compute_invocations_per_workgroup: u32,
     pub max_compute_workgroups_per_dimension: u32,
     pub timestamp_queries: bool,
+    /// The adapter's subgroup widths (least, most) where it has subgroup
+    /// operations, else (0, 0).
+    pub subgroup_sizes: (u32, u32),
+    /// The subgroup width generated FFTs spread frames over (see
+    /// [`GpuOptions::subgroups`]), 0 where they do not use subgroups.
+    pub fft_subgroup: u32,
 }
 
 impl std::fmt::Display for AdapterSummary {
@@ -162,7 +168,18 @@ impl std::fmt::Display for AdapterSummary {
             "  max_compute_workgroups_per_dim     {}",
             self.max_compute_workgroups_per_dimension
         )?;
-        write!(f, "timestamps: {}", self.timestamp_queries)
+        writeln!(f, "timestamps: {}", self.timestamp_queries)?;
+        let (least, most) = self.subgroup_sizes;
+        let widths = match (least, most) {
+            (0, _) => "none".to_string(),
+            _ if least == most => least.to_string(),
+            _ => format!("{least} to {most}"),
+        };
+        write!(f, "subgroups:  {widths}")?;
+        if self.fft_subgroup > 0 {
+            write!(f, " (generated FFTs spread frames over their lanes)")?;
+        }
+        Ok(())
     }
 }
 
@@ -298,6 +315,12 @@ fn summarize(adapter: &wgpu::Adapter, limits: &wgpu::Limits, timestamps: bool) -
         max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
         max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
         timestamp_queries: timestamps,
+        subgroup_sizes: if adapter.features().contains(wgpu::Features::SUBGROUP) {
+            (info.subgroup_min_size, info.subgroup_max_size)
+        } else {
+            (0, 0)
+        },
+        fft_subgroup: 0,
     }
 }
 
@@ -329,13 +352,14 @@ impl GpuContext {
         let adapter = choose_adapter(options)?;
         let limits = wanted_limits(&adapter.limits(), options);
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-        let summary = summarize(&adapter, &limits, timestamps);
+        let mut summary = summarize(&adapter, &limits, timestamps);
         let plan_as_software = options.plan_as_software.unwrap_or(summary.is_software);
         let subgroup_size = if plan_as_software && options.subgroups != Some(false) {
             fixed_subgroup_size(&adapter)
         } else {
             0
         };
+        summary.fft_subgroup = subgroup_size;
         let mut features = wgpu::Features::empty();
         if timestamps {
             features |= wgpu::Features::TIMESTAMP_QUERY;

@@ -151,18 +151,28 @@ impl<'g> Run<'_, 'g> {
         }
     }
 
-    /// A streaming pass finds the file's length (and whether it decodes at
-    /// all); then it is decoded whole once its memory is free, or, if it
-    /// alone is bigger than the budget, opened for streaming. Returns the
-    /// input and the memory it holds.
+    /// The file's length, from a WAV header (which bounds it) or else a
+    /// streaming pass (which also finds whether it decodes at all); then it
+    /// is decoded whole once its memory is free, or, if it alone is bigger
+    /// than the budget, opened for streaming. Returns the input and the
+    /// memory it holds.
     fn read_input(&self, item: &Item) -> Result<(Input, u64)> {
+        let load_whole = |len| {
+            let whole = crate::encode::source::whole_file_bytes(len);
+            (whole <= self.options.memory_budget).then(|| {
+                self.holding(whole, || {
+                    audio::load_mono(&item.input, Some(WORKING_RATE)).map(Input::Whole)
+                })
+            })
+        };
+        if let Some(loaded) = audio::mono_len_bound(&item.input, WORKING_RATE)?.and_then(load_whole)
+        {
+            return loaded;
+        }
         let clock = Instant::now();
         let stats = audio::scan_mono(&item.input, WORKING_RATE)?;
-        let whole = crate::encode::source::whole_file_bytes(stats.len);
-        if whole <= self.options.memory_budget {
-            return self.holding(whole, || {
-                audio::load_mono(&item.input, Some(WORKING_RATE)).map(Input::Whole)
-            });
+        if let Some(loaded) = load_whole(stats.len) {
+            return loaded;
         }
         let fs = f64::from(WORKING_RATE);
         let window = self.options.encode.segment_seconds + 2.0 * crate::encode::SEGMENT_MARGIN;
