@@ -389,6 +389,7 @@ pub fn encode(args: &EncodeArgs) -> Result<()> {
             ),
         ));
     }
+    crate::fsutil::check_output_path(&args.out)?;
     let summary = encode_one(args, &opts)?;
     if args.json {
         let text = serde_json::to_string_pretty(&summary).expect("summary serialises");

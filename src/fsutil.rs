@@ -12,6 +12,28 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Fails, naming `path`, where [`write_atomically`] could not put a file
+/// there: the folder it names does not exist (or is not a folder), or `path`
+/// is itself a folder. Commands check their outputs with it before the work,
+/// so a long run does not end in "No such file or directory".
+pub fn check_output_path(path: &Path) -> Result<()> {
+    let fail = |kind, message: String| Err(Error::io(path, std::io::Error::new(kind, message)));
+    if path.is_dir() {
+        return fail(std::io::ErrorKind::IsADirectory, "is a folder".into());
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return fail(
+            std::io::ErrorKind::NotFound,
+            format!("the folder {} does not exist", folder.display()),
+        );
+    }
+    Ok(())
+}
+
 /// Writes a file atomically: `fill` streams the contents into a temporary file,
 /// which is flushed, synced and renamed over `path` only if `fill` succeeds.
 pub fn write_atomically<F>(path: &Path, fill: F) -> Result<()>

@@ -14,7 +14,7 @@ use wavesplat::conv::{ConvConfig, ConvMode};
 use wavesplat::gpu::GpuContext;
 use wavesplat::metrics;
 use wavesplat::stft::{self, SpectrumFormat, StftConfig, Window};
-use wavesplat::{Error, Result, bench, gp, npy, plot};
+use wavesplat::{Error, Result, bench, fsutil, gp, npy, plot};
 
 #[derive(Parser)]
 #[command(
@@ -371,6 +371,9 @@ fn run_stft(args: &StftArgs) -> Result<()> {
         ));
     }
     let cfg = stft_config(args)?;
+    for output in args.out.iter().chain(&args.png) {
+        fsutil::check_output_path(output)?;
+    }
     let target = (args.rate != 0).then_some(args.rate);
     let clip = audio::load_mono(&args.input, target)?;
     let signal = [clip.samples.as_slice()];
@@ -453,6 +456,7 @@ fn run_convolve(args: &ConvolveArgs) -> Result<()> {
         ));
     }
     opts.conv.block_for(1)?;
+    fsutil::check_output_path(&args.out)?;
     let format = if args.pcm16 {
         WavFormat::Pcm16
     } else {
@@ -662,6 +666,7 @@ fn run_gp_sample(args: &GpSampleArgs) -> Result<()> {
             ));
         }
     };
+    fsutil::check_output_path(&args.out)?;
     let rate = args.grid.rate;
     let model = gp::model_from_spec(&args.grid.kernel)?;
     let seconds = args.seconds.unwrap_or(model.default_seconds);

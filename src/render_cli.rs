@@ -101,6 +101,7 @@ pub(crate) fn render_list(ctx: Option<&GpuContext>, list: &EventList) -> Result<
 
 pub fn render(args: &RenderArgs) -> Result<()> {
     let list = events::read(&args.input)?;
+    crate::fsutil::check_output_path(&args.out)?;
     let ctx = context_for(args.backend)?;
     let mut samples = render_list(ctx.as_ref(), &list)?;
     if let Some(ir_path) = &args.ir {
@@ -166,6 +167,7 @@ fn add_room(
 
 pub fn plot(args: &PlotArgs) -> Result<()> {
     let list = events::read(&args.input)?;
+    crate::fsutil::check_output_path(&args.out)?;
     let samples = render_list(context_for(args.backend)?.as_ref(), &list)?;
     let cfg = StftConfig {
         n_fft: args.n_fft,

@@ -380,3 +380,48 @@ fn convolve_bad_input_gives_a_clear_error_and_no_output() {
         &["channels"],
     );
 }
+
+#[test]
+fn an_output_that_cannot_be_written_fails_before_the_work() {
+    let dir = scratch("unwritable");
+    let missing = dir.join("no_such_folder");
+    let path = |name: &str| missing.join(name).to_str().unwrap().to_string();
+    let (npy, wav, splat) = (path("out.npy"), path("out.wav"), path("out.splat"));
+    let folder = dir.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (vec!["stft", CLIP, "-o", &npy], &npy, "does not exist"),
+        (vec!["stft", CLIP, "--png", folder], folder, "is a folder"),
+        (
+            vec!["convolve", CLIP, CLIP, "-o", &wav],
+            &wav,
+            "does not exist",
+        ),
+        (vec!["encode", CLIP, "-o", &splat], &splat, "does not exist"),
+        (
+            vec![
+                "gp",
+                "sample",
+                "--kernel",
+                "middle-c-after",
+                "--seconds",
+                "0.5",
+                "-o",
+                &wav,
+            ],
+            &wav,
+            "does not exist",
+        ),
+    ];
+    for (args, output, problem) in cases {
+        let o = wavesplat(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(output) && err.contains(problem),
+            "{args:?}: {err}"
+        );
+        // Refused before any adapter was opened or audio decoded.
+        assert!(!err.contains("running on"), "{args:?}: {err}");
+    }
+    assert!(!missing.exists());
+}
