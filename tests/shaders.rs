@@ -3,7 +3,7 @@
 
 use wavesplat::conv::gpu::{Stage, source_for};
 use wavesplat::gpu::fft::{FftDevice, FftPlan, MAX_N_FFT, MIN_N_FFT};
-use wavesplat::gpu::shader::{self, compose_fft_kernel, validate};
+use wavesplat::gpu::shader::{self, compose_fft_kernel, validate, validate_for};
 use wavesplat::stft::gpu::stft_constants;
 use wavesplat::stft::loss::{LOSS_CONSTANTS, loss_kernel_source};
 use wavesplat::stft::{SpectrumFormat, StftConfig};
@@ -11,15 +11,21 @@ use wavesplat::stft::{SpectrumFormat, StftConfig};
 #[test]
 fn every_shader_instantiation_validates() {
     let mut failures = Vec::new();
-    let mut check = |name: String, source: String| {
-        if let Err(e) = validate(&name, &source) {
+    // Each source validates for its device: with subgroup operations only
+    // where the device has them.
+    let mut check_for = |name: String, source: String, subgroups: bool| {
+        if let Err(e) = validate_for(&name, &source, subgroups) {
             failures.push(e.to_string());
         }
     };
-    check("copy".into(), shader::COPY_WGSL.into());
-    check("atoms".into(), shader::ATOMS_WGSL.into());
-    check("gp".into(), shader::GP_WGSL.into());
-    check("pursuit".into(), shader::PURSUIT_WGSL.into());
+    for (name, source) in [
+        ("copy", shader::COPY_WGSL),
+        ("atoms", shader::ATOMS_WGSL),
+        ("gp", shader::GP_WGSL),
+        ("pursuit", shader::PURSUIT_WGSL),
+    ] {
+        check_for(name.into(), source.into(), false);
+    }
     let mut n = MIN_N_FFT;
     while n <= MAX_N_FFT {
         for device in [16 * 1024, 32 * 1024].into_iter().flat_map(|s| {
@@ -29,6 +35,7 @@ fn every_shader_instantiation_validates() {
             };
             [FftDevice::gpu(s), FftDevice::software(s), lavapipe]
         }) {
+            let mut check = |name, source| check_for(name, source, device.subgroup_size > 0);
             let plan = FftPlan::new(n, device).unwrap();
             // The real-forward kernels also with their own plan (generated
             // as straight-line code on software devices for small frames).
@@ -69,6 +76,21 @@ fn every_shader_instantiation_validates() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn subgroup_operations_validate_only_for_devices_that_have_them() {
+    let lavapipe = FftDevice {
+        subgroup_size: 8,
+        ..FftDevice::software(32 * 1024)
+    };
+    let plan = FftPlan::real_forward(4096, lavapipe).unwrap();
+    assert!(plan.lanes > 1, "{plan:?}");
+    let extra = stft_constants(&StftConfig::new(4096, 1024));
+    let text = compose_fft_kernel(&plan, &extra, shader::STFT_WGSL);
+    validate_for("lanes", &text, true).unwrap();
+    let e = validate("lanes", &text).unwrap_err().to_string();
+    assert!(e.to_lowercase().contains("subgroup"), "{e}");
 }
 
 #[test]

@@ -440,7 +440,7 @@ impl GpuContext {
             return Ok(p.clone());
         }
         let wgsl = source();
-        shader::validate(key, &wgsl)?;
+        shader::validate_for(key, &wgsl, self.subgroup_size > 0)?;
         let pipeline = self.catch_errors(key, || {
             let module = self
                 .device

@@ -51,17 +51,22 @@ pub fn compose_fft_kernel(plan: &super::fft::FftPlan, extra: &str, kernel: &str)
     compose(&[&plan.wgsl_constants(), extra, FFT_WGSL, &real, kernel])
 }
 
-/// Parses and validates WGSL with naga; the error carries every message with
-/// its source location.
+/// Parses and validates WGSL with naga for a device without subgroup
+/// operations; the error carries every message with its source location.
 pub fn validate(name: &str, source: &str) -> Result<()> {
+    validate_for(name, source, false)
+}
+
+/// [`validate`] for a device that has subgroup operations (wgpu's
+/// `SUBGROUP` feature) if `subgroups`: only then may the shader use them
+/// (generated transforms spread over subgroup lanes).
+pub fn validate_for(name: &str, source: &str, subgroups: bool) -> Result<()> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| Error::Shader {
         name: name.to_string(),
         message: e.emit_to_string_with_path(source, name),
     })?;
-    // Subgroup operations only where the source uses them (generated
-    // transforms on devices that have them).
     let mut capabilities = naga::valid::Capabilities::default();
-    if source.contains("subgroup") {
+    if subgroups {
         capabilities |= naga::valid::Capabilities::SUBGROUP;
     }
     let mut validator =
