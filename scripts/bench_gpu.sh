@@ -6,8 +6,8 @@
 #
 # Writes OUT_DIR/info.json and OUT_DIR/{stft,fft,conv,render,gp}.json (each
 # `wavesplat bench KERNEL --json`), prints the STFT table with the issue's
-# target checked (n_fft <= 2048 at 60 % or more of the copy bandwidth), and
-# with CORPUS_DIR (e.g. what `../shared/tools/make_corpus.py OUT batch 40`
+# target checked (n_fft <= 2048 at 60 % or more of the copy bandwidth), runs
+# `cargo bench` into OUT_DIR/cargo_bench.txt, and with CORPUS_DIR (e.g. what `../shared/tools/make_corpus.py OUT batch 40`
 # writes) runs scripts/bench_collection.py into OUT_DIR/collection.md.
 # Exits non-zero if a benchmark fails or the adapter is a software one
 # (lavapipe figures belong in the lavapipe sections, made with the commands
@@ -52,6 +52,9 @@ for row in report["sizes"]:
           f"{row['gpu_bytes_per_second'] / 1e9:.1f} | {100 * fraction:.0f} % | {target} |")
 print(f"\nn_fft <= 2048 below 60 % of copy: {missed}")
 EOF
+
+echo "== cargo bench" >&2
+cargo bench 2>&1 | tee "$out/cargo_bench.txt"
 
 if [[ -n "$corpus" ]]; then
     echo "== scripts/bench_collection.py $corpus --files 40 --backend gpu --jobs 1 4 8" >&2
