@@ -7,8 +7,9 @@
 # Writes OUT_DIR/info.json and OUT_DIR/{stft,fft,conv,render,gp}.json (each
 # `wavesplat bench KERNEL --json`), prints the STFT table with the issue's
 # target checked (n_fft <= 2048 at 60 % or more of the copy bandwidth), runs
-# `cargo bench` into OUT_DIR/cargo_bench.txt, and with CORPUS_DIR (e.g. what `../shared/tools/make_corpus.py OUT batch 40`
-# writes) runs scripts/bench_collection.py into OUT_DIR/collection.md.
+# `cargo bench` into OUT_DIR/cargo_bench.txt, and with CORPUS_DIR (e.g.
+# what `../shared/tools/make_corpus.py OUT batch 40` writes) runs
+# scripts/bench_collection.py into OUT_DIR/collection.md.
 # Exits non-zero if a benchmark fails or the adapter is a software one
 # (lavapipe figures belong in the lavapipe sections, made with the commands
 # given there).
