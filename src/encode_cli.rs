@@ -341,14 +341,15 @@ fn encode_one(args: &EncodeArgs, options: &EncodeOptions) -> Result<Summary> {
     // Options first: a bad option is reported before the work.
     encode::Encoder::new(encode::Backend::Cpu, options)?;
     let fits = |len| encode::source::whole_file_bytes(len) <= budget;
+    let whole = || Ok(encode_file(&args.input, &args.out, options, args.budget.backend)?.0);
     // A WAV header bounds the length: no pass over a file that fits.
     if audio::mono_len_bound(&args.input, WORKING_RATE)?.is_some_and(fits) {
-        return Ok(encode_file(&args.input, &args.out, options, args.budget.backend)?.0);
+        return whole();
     }
     let clock = Instant::now();
     let stats = audio::scan_mono(&args.input, WORKING_RATE)?;
     if fits(stats.len) {
-        return Ok(encode_file(&args.input, &args.out, options, args.budget.backend)?.0);
+        return whole();
     }
     log::info!(
         "{}: {:.0} MiB decoded is over --memory-mb {}; streaming it",

@@ -196,8 +196,6 @@ pub struct GpuContext {
     binding_cap: u64,
     plan_as_software: bool,
     generated_fft_up_to: usize,
-    /// Subgroup width when subgroup operations are enabled, else 0.
-    subgroup_size: u32,
 }
 
 /// Time with GPU work in flight, as the host sees it: from a submission until
@@ -326,15 +324,10 @@ fn summarize(adapter: &wgpu::Adapter, limits: &wgpu::Limits, timestamps: bool) -
 
 /// The adapter's subgroup width where it has subgroup operations and every
 /// subgroup of a compute shader has that one width (lavapipe: 8), else 0.
-fn fixed_subgroup_size(adapter: &wgpu::Adapter) -> u32 {
-    let info = adapter.get_info();
-    let fixed = info.subgroup_min_size == info.subgroup_max_size;
-    if adapter.features().contains(wgpu::Features::SUBGROUP)
-        && fixed
-        && info.subgroup_min_size >= 2
-        && info.subgroup_min_size.is_power_of_two()
-    {
-        info.subgroup_min_size
+fn fixed_subgroup_size(summary: &AdapterSummary) -> u32 {
+    let (least, most) = summary.subgroup_sizes;
+    if least == most && least >= 2 && least.is_power_of_two() {
+        least
     } else {
         0
     }
@@ -354,17 +347,17 @@ impl GpuContext {
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let mut summary = summarize(&adapter, &limits, timestamps);
         let plan_as_software = options.plan_as_software.unwrap_or(summary.is_software);
-        let subgroup_size = if plan_as_software && options.subgroups != Some(false) {
-            fixed_subgroup_size(&adapter)
+        // Generated FFTs spread frames over subgroup lanes (software plans only).
+        summary.fft_subgroup = if plan_as_software && options.subgroups != Some(false) {
+            fixed_subgroup_size(&summary)
         } else {
             0
         };
-        summary.fft_subgroup = subgroup_size;
         let mut features = wgpu::Features::empty();
         if timestamps {
             features |= wgpu::Features::TIMESTAMP_QUERY;
         }
-        if subgroup_size > 0 {
+        if summary.fft_subgroup > 0 {
             features |= wgpu::Features::SUBGROUP;
         }
         let desc = wgpu::DeviceDescriptor {
@@ -401,7 +394,6 @@ impl GpuContext {
             binding_cap: options.max_binding.unwrap_or(u64::MAX),
             plan_as_software,
             generated_fft_up_to,
-            subgroup_size,
         })
     }
 
@@ -440,7 +432,7 @@ impl GpuContext {
             return Ok(p.clone());
         }
         let wgsl = source();
-        shader::validate_for(key, &wgsl, self.subgroup_size > 0)?;
+        shader::validate_for(key, &wgsl, self.summary.fft_subgroup > 0)?;
         let pipeline = self.catch_errors(key, || {
             let module = self
                 .device
@@ -579,7 +571,7 @@ impl GpuContext {
         if self.plan_as_software {
             super::fft::FftDevice {
                 generated_up_to: (self.generated_fft_up_to / 2) as u32,
-                subgroup_size: self.subgroup_size,
+                subgroup_size: self.summary.fft_subgroup,
                 ..super::fft::FftDevice::software(self.workgroup_storage())
             }
         } else {

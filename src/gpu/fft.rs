@@ -199,6 +199,7 @@ impl FftPlan {
             ..plan
         })
     }
+
     /// Complex values in the workgroup exchange array.
     fn exchanged(&self) -> u32 {
         if self.generated {
